@@ -1,0 +1,39 @@
+# Mahalle — every target bootstraps .venv itself (uv when present, pip otherwise).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/mahalle
+export DJANGO_SETTINGS_MODULE ?= config.settings
+
+.PHONY: install demo test test-sqlite test-postgres lint bench serve worker clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if command -v uv >/dev/null 2>&1; then uv pip install --python $(PY) -e '.[dev]'; \
+	else $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[dev]'; fi
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	MAHALLE_ALLOW_INSECURE_KEY=1 $(PY) manage.py makemigrations --check --dry-run
+
+# The whole suite on the embedded database (SQLite). Set DATABASE_URL to run it on PostgreSQL.
+test: lint
+	$(VENV)/bin/pytest
+
+test-postgres: $(STAMP)
+	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest
+
+demo: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(VENV)/bin/mahalle demo
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

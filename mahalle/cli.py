@@ -1,0 +1,53 @@
+"""The `mahalle` console script: operations as subcommands, each a Django management command.
+
+`mahalle SUBCOMMAND --help` shows the subcommand's own flags.
+"""
+
+import os
+import sys
+
+# Subcommand -> (management command, one-line description).
+SUBCOMMANDS = {
+    "serve": ("serve", "run the web server (waitress) on 127.0.0.1:8000"),
+    "worker": ("db_worker", "run the background task worker"),
+    "migrate": ("migrate", "create or upgrade the database schema"),
+    "load-geo": ("load_geo", "load provinces and counties from the project's data folder"),
+    "synth": ("synth", "generate a deterministic synthetic population"),
+    "import": ("import_registry", "import households or persons from CSV/XLSX"),
+    "createuser": ("create_user", "create a user with a role and org units"),
+    "token": ("create_token", "create an API token for a user"),
+    "demo": ("demo", "set up the demo database, users and data, then serve"),
+}
+
+
+def usage() -> str:
+    lines = [
+        "usage: mahalle SUBCOMMAND [options]   (mahalle SUBCOMMAND --help for its options)",
+        "",
+        "subcommands:",
+    ]
+    lines += [f"  {name:<12} {desc}" for name, (_, desc) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"mahalle: unknown subcommand '{name}'\n\n{usage()}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.core.management import execute_from_command_line
+
+    try:
+        execute_from_command_line([f"mahalle {name}", SUBCOMMANDS[name][0], *rest])
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Domain errors. Services raise them; API and views turn them into 4xx answers with their field errors."""
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, errors: list[dict] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class ValidationFailed(DomainError):
+    status_code = 422
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+
+
+def field_error(field: str, message: str) -> dict:
+    return {"field": field, "message": message}
