@@ -76,10 +76,12 @@ def _register_routers() -> None:
     from mahalle.audit.api import router as audit_router
     from mahalle.geo.api import router as geo_router
     from mahalle.registry.api import router as registry_router
+    from mahalle.registry.api_imports import router as imports_router
 
     api.add_router("/org-units", geo_router)
     api.add_router("/accounts", accounts_router)
     api.add_router("/audit", audit_router)
+    api.add_router("/registry/imports", imports_router)
     api.add_router("/registry", registry_router)
 
 
