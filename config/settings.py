@@ -17,11 +17,23 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and not env_bool("MAHALLE_ALLOW_INSECURE_KEY", False):
-        raise RuntimeError("SECRET_KEY must be set (or DEBUG=1 / MAHALLE_ALLOW_INSECURE_KEY=1 for local use)")
-    SECRET_KEY = "insecure-local-development-key-change-me"  # noqa: S105
+
+
+def _local_secret_key() -> str:
+    """Without SECRET_KEY in the environment, a single-machine install keeps a random key in var/secret_key
+    (created once, readable by its owner only), as self-hosted apps do. Production sets SECRET_KEY."""
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -42,6 +54,7 @@ INSTALLED_APPS = [
     "mahalle.accounts",
     "mahalle.audit",
     "mahalle.registry",
+    "mahalle.synth",
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("MAHALLE_ALLOW_INSECURE_KEY", "1")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
 
 from config.settings import *  # noqa: E402,F403

@@ -40,10 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mahalle: unknown subcommand '{name}'\n\n{usage()}", file=sys.stderr)
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from django.core.management import execute_from_command_line
+    import django
+    from django.core.management import get_commands, load_command_class
 
+    django.setup()
+    command_name = SUBCOMMANDS[name][0]
+    command = load_command_class(get_commands()[command_name], command_name)
     try:
-        execute_from_command_line([f"mahalle {name}", SUBCOMMANDS[name][0], *rest])
+        # argv[1] is what the parser shows as the subcommand: "usage: mahalle import ...".
+        command.run_from_argv(["mahalle", name, *rest])
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return 0

@@ -54,7 +54,16 @@ class HouseholdAdmin(JurisdictionScopedAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "file_name", "rows_done", "rows_created", "rows_invalid", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "file_name",
+        "rows_done",
+        "rows_created",
+        "rows_invalid",
+        "created_at",
+    )
 
     def get_queryset(self, request):
         paths = personal_data_paths(user=request.user)

@@ -4,7 +4,7 @@ import contextlib
 
 from django.db.models import Q
 
-from mahalle.accounts.selectors import personal_data_paths
+from mahalle.accounts.selectors import personal_data_paths, user_jurisdiction_units
 from mahalle.audit.services import audit_record
 from mahalle.core.errors import NotFound
 from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile, normalize_national_code
@@ -50,6 +50,8 @@ def person_search(*, user, query: str = "", national_code: str = "", mobile: str
             conditions |= Q(mobile=normalize_mobile(digits))
         return persons.filter(conditions)[:limit] if conditions else persons.none()
     key = search_key(query)
+    if not key:  # only separators (ZWNJ, dashes): an empty prefix would match everyone
+        return persons.none()
     return persons.filter(Q(name_key__prefix=key) | Q(last_name_key__prefix=key)).order_by(
         "last_name", "first_name", "id"
     )[:limit]
@@ -81,3 +83,13 @@ def household_detail(*, user, household_id) -> Household:
 
 def household_members(*, household: Household):
     return household.members.order_by("birth_date", "id")
+
+
+def registry_counts(*, user) -> dict[str, int]:
+    """How many households and persons lie in the user's jurisdiction. Aggregates only, so the analyst
+    (who may not read personal records) gets them too."""
+    paths = [unit.path for unit in user_jurisdiction_units(user=user)]
+    return {
+        "households": Household.objects.within_any(paths).count(),
+        "persons": Person.objects.within_any(paths).count(),
+    }
