@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "mahalle.audit",
     "mahalle.registry",
     "mahalle.synth",
+    "mahalle.screening",
+    "mahalle.cases",
 ]
 
 MIDDLEWARE = [

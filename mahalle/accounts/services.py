@@ -61,5 +61,6 @@ def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, s
     """Create a token for `user`; returns (token, secret). The secret is not stored and cannot be shown again."""
     secret = ApiToken.new_secret()
     token = ApiToken.objects.create(user=user, name=name, prefix=secret[:12], key_hash=ApiToken.hash(secret))
-    audit_record(actor=actor, action="create", obj=token, details={"user": user.username, "name": name})
+    audit_record(actor=actor, action="create", obj=token, org_unit=user.org_units.order_by("path").first(),
+                 details={"user": user.username, "name": name})
     return token, secret

@@ -6,7 +6,6 @@ Access, in this order:
 - writing: the services refuse read-only roles and org units outside the subtree with 403.
 """
 
-import inspect
 import uuid
 
 from django.db import IntegrityError
@@ -34,10 +33,6 @@ from .schemas import (
 )
 
 router = Router(tags=["registry"])
-
-# Client-generated ids need the service to accept them (see notes/api_report.md); until it does, a request
-# that carries an `id` is refused with a clear 422 rather than silently stored under another id.
-_PERSON_CREATE_TAKES_ID = "person_id" in inspect.signature(services.person_create).parameters
 
 SEARCH_LIMIT = 200
 
@@ -125,10 +120,6 @@ def person_post(request, payload: PersonIn):
             )
     data = payload.dict(exclude={"id", "org_unit", "household_id"})
     if payload.id is not None:
-        if not _PERSON_CREATE_TAKES_ID:
-            raise ValidationFailed(
-                "the request is not valid", [field_error("id", "client-generated ids are not accepted yet")]
-            )
         existing = (
             selectors.persons_visible(user=user).select_related("org_unit").filter(pk=payload.id).first()
         )
@@ -139,9 +130,10 @@ def person_post(request, payload: PersonIn):
                 "a different person was already registered with this id",
                 [field_error("id", "already used for another record")],
             )
-    extra = {"person_id": payload.id} if payload.id is not None else {}
     try:
-        person = services.person_create(actor=user, org_unit=unit, data=data, household=household, **extra)
+        person = services.person_create(
+            actor=user, org_unit=unit, data=data, household=household, person_id=payload.id
+        )
     except IntegrityError as exc:  # a concurrent request took the id or the national code first
         raise Conflict(
             "the person conflicts with a record registered meanwhile",

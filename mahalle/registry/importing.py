@@ -6,8 +6,9 @@ How a job runs (import_job_run):
 1. The whole file is read once without writing anything (the *pre-scan*): encoding, CSV structure (quotes,
    column counts), header. A file that fails here fails the job with a plain message; nothing is written.
 2. Rows are read again, cleaned (registry.services.person_clean, the same rules as every form and API call)
-   and grouped into batches. This reading runs in a helper thread, so Python prepares batch k+1 while the
-   database writes batch k.
+   and grouped into batches. This reading runs in a forked reader process (settings.MAHALLE_IMPORT_READER,
+   default "process"; "inline" keeps it in this process), so one core prepares batch k+1 while this process
+   and the database write batch k. Fields that repeat (names, sexes, dates) are cleaned once and memoised.
 3. Each batch is one transaction: one lookup of existing natural keys, one bulk insert (PostgreSQL COPY,
    SQLite executemany), its row errors, one audit event, and the job's progress (rows_done). A crash
    leaves whole batches committed; running the job again continues after rows_done.
@@ -22,6 +23,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import multiprocessing
+import operator
 import os
 import pickle
 import queue
@@ -38,7 +40,7 @@ from mahalle.accounts.models import IMPORT_ROLES
 from mahalle.accounts.selectors import org_unit_in_jurisdiction, personal_data_paths
 from mahalle.audit.services import audit_record
 from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
-from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile
+from mahalle.core.identifiers import InvalidIdentifier, national_code_checksum_ok, normalize_mobile
 from mahalle.core.persian import normalize_digits, normalize_text
 from mahalle.geo.models import Level, OrgUnit
 
@@ -467,11 +469,14 @@ class PersonRowCleaner(_RowCleaner):
             )
         # Fields cleaned through person_clean one at a time and memoised (names, dates and sexes repeat);
         # first and last name always, so a missing one is reported as required.
-        self.memo_fields = [
+        self.name_fields = [
             (name, cols[name])
-            for name in self.MEMO_FIELDS
-            if cols[name] >= 0 or name in ("first_name", "last_name")
+            for name in ("first_name", "last_name", "father_name", "sex")
+            if cols[name] >= 0
         ]
+        self.name_values = operator.itemgetter(*(index for _, index in self.name_fields))
+        self.name_memo: dict = {}
+        self.i_birth = cols["birth_date"]
         self.memo: dict = {name: {} for name in (*self.MEMO_FIELDS, "relation_to_head")}
         self.flag_cols = [(n, cols[n]) for n in ("chronic_disease", "disability", "pregnant") if cols[n] >= 0]
         self.i_code, self.i_mobile, self.i_rid = cols["national_code"], cols["mobile"], cols["record_id"]
@@ -503,6 +508,19 @@ class PersonRowCleaner(_RowCleaner):
             hit = self._keys_cache[(first, last)] = person_keys({"first_name": first, "last_name": last})
         return hit
 
+    def _names(self, names) -> tuple[dict, list]:
+        data, errors = {}, []  # first_name and last_name are always there (the header is checked): a tuple
+        for (name, _), raw in zip(self.name_fields, names, strict=True):
+            clean, field_errors = self._memo(name, raw)
+            data.update(clean)
+            errors.extend((e["field"], e["message"], raw) for e in field_errors)
+        if not errors:
+            data.update(self.keys(data["first_name"], data["last_name"]))
+        if len(self.name_memo) > 200_000:
+            self.name_memo.clear()
+        self.name_memo[names] = (data, errors)
+        return data, errors
+
     def _memo(self, name: str, raw: object) -> tuple[dict, list]:
         memo = self.memo[name]
         hit = memo.get(raw)
@@ -524,21 +542,32 @@ class PersonRowCleaner(_RowCleaner):
                 self.seen.setdefault(("r", rid), number)
 
     def clean(self, number: int, values: list, errors: list):
-        data: dict = {}
-        memo = self.memo
-        for name, index in self.memo_fields:
-            raw = values[index] if index >= 0 else ""
-            hit = memo[name].get(raw) or self._memo(name, raw)
-            if hit[1]:
-                errors.extend((e["field"], e["message"], raw) for e in hit[1])
-            data.update(hit[0])
-        ident = {}
-        if self.i_code >= 0 and values[self.i_code] not in ("", None):
-            ident["national_code"] = values[self.i_code]
-        if self.i_mobile >= 0 and values[self.i_mobile] not in ("", None):
-            ident["mobile"] = values[self.i_mobile]
-        if ident:
-            clean, field_errors = person_clean(ident)  # unique per person: not worth a memo
+        # Names and sex: one memo on the combination, which carries the search keys too.
+        names = self.name_values(values)
+        hit = self.name_memo.get(names) or self._names(names)
+        data = dict(hit[0])
+        if hit[1]:
+            errors.extend(hit[1])
+        if self.i_birth >= 0:
+            raw = values[self.i_birth]
+            clean, field_errors = self.memo["birth_date"].get(raw) or self._memo("birth_date", raw)
+            data.update(clean)
+            errors.extend((e["field"], e["message"], raw) for e in field_errors)
+        code = values[self.i_code] if self.i_code >= 0 else ""
+        mobile = values[self.i_mobile] if self.i_mobile >= 0 else ""
+        if canonical_national_code(code) and canonical_mobile(mobile):
+            # Already in the form person_clean returns (it would hand them back unchanged): skip the work.
+            if code:
+                data["national_code"] = code
+            if mobile:
+                data["mobile"] = mobile
+        else:
+            ident = {
+                name: raw
+                for name, raw in (("national_code", code), ("mobile", mobile))
+                if raw not in ("", None)
+            }
+            clean, field_errors = person_clean(ident)
             data.update(clean)
             for err in field_errors:
                 errors.append((err["field"], err["message"], ident.get(err["field"], "")))
@@ -565,7 +594,6 @@ class PersonRowCleaner(_RowCleaner):
             self.duplicate(("r", record_id), number, "record_id", record_id, errors)
         if errors:
             return None
-        data.update(self.keys(data["first_name"], data["last_name"]))
         if self.sqlite and data.get("birth_date") is not None:
             data["birth_date"] = data["birth_date"].isoformat()
         data["id"] = next(self._ids)
@@ -642,6 +670,29 @@ class HouseholdRowCleaner(_RowCleaner):
         }
         row = [data[name] if name in data else self.defaults[name] for name in self.fields]
         return (number, ext, row)
+
+
+_CANONICAL_CODE = re.compile(r"[0-9]{10}")
+_CANONICAL_MOBILE = re.compile(r"09[0-9]{9}")
+
+
+def canonical_national_code(value: object) -> bool:
+    """True when `value` is empty or already what normalize_national_code returns for it (10 ASCII digits,
+    not one digit repeated, check digit right). Anything else goes through person_clean for its verdict and
+    message; test_import checks that the two agree."""
+    if value in ("", None):
+        return True
+    return (
+        isinstance(value, str)
+        and _CANONICAL_CODE.fullmatch(value) is not None
+        and value.count(value[0]) != 10
+        and national_code_checksum_ok(value)
+    )
+
+
+def canonical_mobile(value: object) -> bool:
+    """True when `value` is empty or already what normalize_mobile returns for it (09 and 9 ASCII digits)."""
+    return value in ("", None) or (isinstance(value, str) and _CANONICAL_MOBILE.fullmatch(value) is not None)
 
 
 def _uuid4_hex(n: int) -> list[str]:
@@ -953,13 +1004,15 @@ def import_job_run(
     ImportJob.objects.filter(pk=job.pk).update(status=job.status, message="")
     try:
         source = Source.open(job.file_path)
+        job.encoding = source.encoding
+        ImportJob.objects.filter(pk=job.pk).update(encoding=job.encoding)
         if job.rows_done and file_sha256(source.path) != job.file_sha256:
             raise ImportFileError("the file changed since this import started; start a new import with it")
         total = sum(1 for _ in source.records())  # the pre-scan: the whole file parses, or nothing is written
         if total == 0:
             raise ImportFileError("the file has a header but no rows")
-        job.encoding, job.total_rows = source.encoding, total
-        ImportJob.objects.filter(pk=job.pk).update(encoding=job.encoding, total_rows=total)
+        job.total_rows = total
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=total)
         cleaner_class = PersonRowCleaner if job.kind == ImportJob.Kind.PERSONS else HouseholdRowCleaner
         posts = {
             code: (pk, path)

@@ -1,6 +1,7 @@
 """Every write to the registry. Each is atomic and writes its audit event in the same transaction."""
 
 import datetime as dt
+import uuid
 
 from django.db import transaction
 
@@ -94,7 +95,9 @@ def person_keys(values: dict) -> dict:
 
 
 @transaction.atomic
-def person_create(*, actor, org_unit: OrgUnit, data: dict, household: Household | None = None) -> Person:
+def person_create(*, actor, org_unit: OrgUnit, data: dict, household: Household | None = None,
+                  person_id: uuid.UUID | None = None) -> Person:
+    """Register a person. `person_id` is the client's own UUID (idempotency key), if it sent one."""
     _require_write(actor, org_unit)
     clean, errors = person_clean({"first_name": "", "last_name": "", **data})
     if clean.get("national_code") and Person.objects.filter(national_code=clean["national_code"]).exists():
@@ -104,6 +107,7 @@ def person_create(*, actor, org_unit: OrgUnit, data: dict, household: Household 
     if errors:
         raise ValidationFailed("the person could not be saved", errors)
     person = Person.objects.create(
+        id=person_id or uuid.uuid4(),
         org_unit=org_unit,
         org_path=org_unit.path,
         household=household,

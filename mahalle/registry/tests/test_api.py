@@ -9,7 +9,6 @@ from django.forms.models import model_to_dict
 from mahalle.accounts.models import Role
 from mahalle.accounts.services import api_token_create
 from mahalle.core.identifiers import national_code_with_check_digit
-from mahalle.registry import api as registry_api
 from mahalle.registry.models import Household, Person
 from mahalle.registry.tests.factories import PersonFactory
 
@@ -210,9 +209,6 @@ def test_patch_with_bad_input_changes_nothing(client, auth, people):
     assert snapshot() == before
 
 
-@pytest.mark.skipif(
-    not registry_api._PERSON_CREATE_TAKES_ID, reason="registry.services.person_create takes no person_id yet"
-)
 def test_resending_the_same_client_id_returns_the_stored_record(client, tree, auth):
     client_id = str(uuid.uuid4())
     body = new_person(tree, id=client_id, national_code=national_code_with_check_digit("555000111"))
@@ -224,16 +220,6 @@ def test_resending_the_same_client_id_returns_the_stored_record(client, tree, au
     changed = post(client, auth, PERSONS, {**body, "first_name": "مریم"})
     assert changed.status_code == 409
     assert Person.objects.get(pk=client_id).first_name == "زهرا"
-
-
-@pytest.mark.skipif(
-    registry_api._PERSON_CREATE_TAKES_ID, reason="registry.services.person_create accepts person_id"
-)
-def test_client_id_is_refused_until_the_service_can_store_it(client, tree, auth):
-    response = post(client, auth, PERSONS, new_person(tree, id=str(uuid.uuid4())))
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "id"
-    assert Person.objects.count() == 0
 
 
 def test_household_with_members(client, auth, people, tree):
