@@ -24,21 +24,25 @@ class Relation(models.TextChoices):
 
 
 class Household(JurisdictionalRecord):
-    external_id = models.CharField(
+    # Natural keys are NULL (not "") when absent, so records without one never collide on the unique constraint.
+    external_id = models.CharField(  # noqa: DJ001
         max_length=64,
         null=True,
         blank=True,
-        unique=True,
         help_text="natural key from an import or a partner system",
     )
     address = models.CharField(max_length=500, blank=True)
-    phone = models.CharField(max_length=16, blank=True, db_index=True)
+    phone = models.CharField(max_length=16, blank=True)
     head = models.ForeignKey("Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     female_headed = models.BooleanField(default=False)
     lost_income = models.BooleanField(default=False, help_text="lost income in the epidemic")
 
     class Meta:
         ordering = ["org_path", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="registry_household_external_id_unique"),
+        ]
+        indexes = [models.Index(fields=["phone"], name="registry_household_phone")]
 
     def __str__(self) -> str:
         return self.address or str(self.id)
@@ -49,8 +53,8 @@ class Person(JurisdictionalRecord):
         Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     relation_to_head = models.CharField(max_length=16, choices=Relation.choices, blank=True)
-    national_code = models.CharField(max_length=10, null=True, blank=True, unique=True)
-    external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    national_code = models.CharField(max_length=10, null=True, blank=True)  # noqa: DJ001  (NULL: see Household)
+    external_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     father_name = models.CharField(max_length=100, blank=True)
@@ -61,16 +65,32 @@ class Person(JurisdictionalRecord):
         choices=[(PRECISION_DAY, PRECISION_DAY), (PRECISION_YEAR, PRECISION_YEAR)],
         default=PRECISION_DAY,
     )
-    mobile = models.CharField(max_length=11, blank=True, db_index=True)
+    mobile = models.CharField(max_length=11, blank=True)
     chronic_disease = models.BooleanField(default=False)
     disability = models.BooleanField(default=False)
     pregnant = models.BooleanField(default=False)
     # Search keys: normalised names without spaces/ZWNJ (core.persian.search_key), set by the services.
-    name_key = models.CharField(max_length=200, db_index=True, editable=False, default="")
-    last_name_key = models.CharField(max_length=100, db_index=True, editable=False, default="")
+    name_key = models.CharField(max_length=200, editable=False, default="")
+    last_name_key = models.CharField(max_length=100, editable=False, default="")
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        # Only the indexes queries use: every index costs each of the millions of imported rows. Equality
+        # lookups get a plain b-tree; name keys are searched by prefix only, so on PostgreSQL they get a
+        # varchar_pattern_ops index alone (SQLite ignores opclasses and builds the plain index its range needs).
+        constraints = [
+            models.UniqueConstraint(fields=["national_code"], name="registry_person_national_code_unique"),
+            models.UniqueConstraint(fields=["external_id"], name="registry_person_external_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["mobile"], name="registry_person_mobile"),
+            models.Index(
+                fields=["name_key"], name="registry_person_name_key", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["last_name_key"], name="registry_person_last_key", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
