@@ -43,3 +43,11 @@ def people(tree):
         person.household.save()
         result[key] = person
     return result
+
+
+@pytest.fixture
+def tokens(users):
+    """An API token per role (as placed by `users`): role value -> secret."""
+    from mahalle.accounts.services import api_token_create
+
+    return {role: api_token_create(actor=user, user=user, name="matrix")[1] for role, user in users.items()}

@@ -74,15 +74,21 @@ def on_http_error(request, exc: HttpError):
 def _register_routers() -> None:
     from mahalle.accounts.api import router as accounts_router
     from mahalle.audit.api import router as audit_router
+    from mahalle.cases.api import router as cases_router
     from mahalle.geo.api import router as geo_router
     from mahalle.registry.api import router as registry_router
     from mahalle.registry.api_imports import router as imports_router
+    from mahalle.screening.api import field_router
+    from mahalle.screening.api import router as screening_router
 
     api.add_router("/org-units", geo_router)
     api.add_router("/accounts", accounts_router)
     api.add_router("/audit", audit_router)
     api.add_router("/registry/imports", imports_router)
     api.add_router("/registry", registry_router)
+    api.add_router("/screening", screening_router)
+    api.add_router("/field", field_router)
+    api.add_router("/cases", cases_router)
 
 
 _register_routers()

@@ -16,6 +16,8 @@ SUBCOMMANDS = {
     "import": ("import_registry", "import households or persons from CSV/XLSX"),
     "createuser": ("create_user", "create a user with a role and org units"),
     "token": ("create_token", "create an API token for a user"),
+    "simulate-activity": ("simulate_activity", "generate screening, tests, cases and follow-ups over weeks"),
+    "lab-results": ("import_lab_results", "import lab results (CSV/XLSX) keyed by sample id"),
     "demo": ("demo", "set up the demo database, users and data, then serve"),
 }
 

@@ -51,3 +51,13 @@ def alert_raise(*, actor, kind: str, person, message: str, isolation=None) -> Al
     )
     audit_record(actor=actor, action="create", obj=alert, details={"kind": kind})
     return alert
+
+
+def follow_ups_record(*, actor, items: list[dict]) -> list:
+    """Record a phone's batch of daily follow-ups; one `core.batch.ItemResult` per item, in order.
+
+    Each item: id (the phone's UUID), isolation_id, date, method (call/visit), reached, symptoms, spo2, needs.
+    Re-sending an item is answered "exists" and changes nothing. Implemented with the rest of the isolation
+    machinery (issue #3).
+    """
+    raise NotImplementedError

@@ -13,4 +13,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("registry/", include("mahalle.registry.urls")),
     path("audit/", include("mahalle.audit.urls")),
+    path("screening/", include("mahalle.screening.urls")),
+    path("cases/", include("mahalle.cases.urls")),
 ]

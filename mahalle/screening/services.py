@@ -8,7 +8,6 @@ the valid ones are written together, so a batch of 100 costs a handful of querie
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -18,6 +17,7 @@ from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES
 from mahalle.accounts.selectors import org_unit_in_jurisdiction
 from mahalle.audit.services import audit_record, audit_record_many
 from mahalle.cases.services import test_order_create_for_referral
+from mahalle.core.batch import ItemResult
 from mahalle.core.dates import age_on
 from mahalle.core.errors import PermissionDenied, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
@@ -37,15 +37,6 @@ from .rules import SYMPTOMS, MemberAnswers, score_member
 
 NEED_KINDS = ("food", "hygiene", "income", "medical_equipment", "housing", "medicine", "other")
 SPO2_RANGE = (50, 100)
-
-
-@dataclass
-class ItemResult:
-    id: str
-    status: str = "pending"  # then "created" | "exists" | "invalid" | "conflict"
-    errors: list[dict] = field(default_factory=list)
-    referrals: int = 0
-    urgent: int = 0
 
 
 def _require_field_role(actor) -> None:

@@ -4,15 +4,22 @@ outside the caller's subtree, with the exact status and proof that nothing outsi
 Roles sit where accounts.tests.factories.ROLE_HOME puts them (the "a" side of the test tree); the `people`
 fixture has one person (head of their own household) in each of post_a1, post_a2, post_b1, post_b2.
 
-`test_every_route_is_covered` fails for any route of the API that is neither in PERSONAL_ROUTES (and so
-exercised here) nor in NON_PERSONAL_ROUTES: a new endpoint must be added to one of them, deliberately.
+`test_every_route_is_covered` fails for any route of the API that is neither in a PERSONAL_ROUTES (and so
+exercised by a matrix test) nor in a NON_PERSONAL_ROUTES: a new endpoint must be added to one of them,
+deliberately. Each app keeps its own part of the matrix in `mahalle/<app>/tests/test_jurisdiction.py`, with the
+same two names; the inventory below gathers them all. Shared helpers (`call`, `snapshot`, POSTS, VISIBLE) live
+here; the `tokens` fixture is in the root conftest.py.
 """
+
+import importlib
+import pkgutil
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+import mahalle
 from config.api import api
 from mahalle.accounts.models import (
     AUDIT_ROLES,
@@ -22,7 +29,6 @@ from mahalle.accounts.models import (
     ApiToken,
     Role,
 )
-from mahalle.accounts.services import api_token_create
 from mahalle.audit.models import AuditEvent
 from mahalle.audit.services import audit_record
 from mahalle.core.identifiers import national_code_with_check_digit
@@ -67,12 +73,6 @@ NON_PERSONAL_ROUTES = {
 }
 
 
-@pytest.fixture
-def tokens(users):
-    """An API token per role: role value -> secret."""
-    return {role: api_token_create(actor=user, user=user, name="matrix")[1] for role, user in users.items()}
-
-
 def call(client, secret, method, path, body=None):
     kwargs = {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if secret else {}
     if body is not None:
@@ -92,13 +92,29 @@ def api_routes() -> set[tuple[str, str]]:
 # --- the route inventory ------------------------------------------------------------------------------------
 
 
+def all_matrix_routes() -> tuple[set, set]:
+    """PERSONAL_ROUTES and NON_PERSONAL_ROUTES of this module and of every app's tests/test_jurisdiction.py."""
+    personal, non_personal = set(PERSONAL_ROUTES), set(NON_PERSONAL_ROUTES)
+    for app in pkgutil.iter_modules(mahalle.__path__):
+        try:
+            module = importlib.import_module(f"mahalle.{app.name}.tests.test_jurisdiction")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (f"mahalle.{app.name}.tests", f"mahalle.{app.name}.tests.test_jurisdiction"):
+                raise
+            continue
+        personal |= set(getattr(module, "PERSONAL_ROUTES", {}))
+        non_personal |= set(getattr(module, "NON_PERSONAL_ROUTES", set()))
+    return personal, non_personal
+
+
 def test_every_route_is_covered():
     routes = api_routes()
-    uncovered = routes - set(PERSONAL_ROUTES) - NON_PERSONAL_ROUTES
+    personal, non_personal = all_matrix_routes()
+    uncovered = routes - personal - non_personal
     assert uncovered == set(), (
         f"add these routes to the jurisdiction matrix (or the non-personal list): {uncovered}"
     )
-    stale = (set(PERSONAL_ROUTES) | NON_PERSONAL_ROUTES) - routes
+    stale = (personal | non_personal) - routes
     assert stale == set(), f"the matrix lists routes that no longer exist: {stale}"
 
 
