@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/mahalle
-export DJANGO_SETTINGS_MODULE ?= config.settings
 
 .PHONY: install demo test test-sqlite test-postgres lint bench serve worker clean
 
@@ -24,10 +23,10 @@ lint: $(STAMP)
 
 # The whole suite on the embedded database (SQLite). Set DATABASE_URL to run it on PostgreSQL.
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --ds=config.settings_test
 
 test-postgres: $(STAMP)
-	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest
+	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest --ds=config.settings_test
 
 demo: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(VENV)/bin/mahalle demo

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from mahalle.core.models import JurisdictionalRecord, TimeStamped
+from mahalle.core.models import JurisdictionalRecord, JurisdictionQuerySet, TimeStamped
 
 
 class TestKind(models.TextChoices):
@@ -42,6 +42,7 @@ class TestOrder(JurisdictionalRecord):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ORDERED)
     kind = models.CharField(max_length=16, choices=TestKind.choices, blank=True)
     sample_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    sampled_on = models.DateField(null=True, blank=True)
     lab = models.CharField(max_length=200, blank=True)
     result = models.CharField(max_length=16, choices=TestResult.choices, blank=True)
     result_date = models.DateField(null=True, blank=True)
@@ -73,6 +74,7 @@ class Case(JurisdictionalRecord):
     onset_date = models.DateField(null=True, blank=True)
     epi_link = models.BooleanField(default=False, help_text="known contact with a confirmed case")
     hospitalised = models.BooleanField(default=False)
+    hospitalised_on = models.DateField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
     outcome_date = models.DateField(null=True, blank=True)
 
@@ -120,6 +122,8 @@ class QuarantinePlace(TimeStamped):
     capacity = models.PositiveIntegerField()
     occupied = models.PositiveIntegerField(default=0)
 
+    objects = JurisdictionQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.CheckConstraint(
@@ -130,6 +134,10 @@ class QuarantinePlace(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - self.occupied, 0)
 
 
 class Isolation(JurisdictionalRecord):
@@ -144,6 +152,8 @@ class Isolation(JurisdictionalRecord):
         QuarantinePlace, null=True, blank=True, on_delete=models.PROTECT, related_name="isolations"
     )
     start_date = models.DateField()
+    onset_date = models.DateField(null=True, blank=True)
+    last_symptom_date = models.DateField(null=True, blank=True)
     planned_end_date = models.DateField()
     released_on = models.DateField(null=True, blank=True)
     release_reason = models.CharField(max_length=200, blank=True)
@@ -198,6 +208,7 @@ class Alert(JurisdictionalRecord):
         Isolation, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
     )
     message = models.CharField(max_length=500)
+    day = models.DateField(null=True, blank=True, help_text="the day an isolation's alert is about")
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -205,6 +216,14 @@ class Alert(JurisdictionalRecord):
 
     class Meta:
         ordering = ["resolved_at", "-created_at"]
+        constraints = [
+            # A task run twice, or a follow-up re-sent, never raises the same alert twice.
+            models.UniqueConstraint(
+                fields=["kind", "isolation", "day"],
+                condition=models.Q(day__isnull=False),
+                name="one_alert_per_isolation_kind_day",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.person_id}"

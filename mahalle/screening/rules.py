@@ -104,8 +104,27 @@ class InvalidRules(ValueError):
     pass
 
 
+_FLAGS = {"chronic_disease", "pregnant", "known_contact"}
+
+
+def _check_value(name: str, cond: dict) -> None:
+    ((key, value),) = cond.items()
+    if key == "symptom" and value not in SYMPTOMS:
+        raise InvalidRules(f"rule {name}: unknown symptom {value!r}")
+    if key == "flag" and value not in _FLAGS:
+        raise InvalidRules(f"rule {name}: unknown flag {value!r} (one of {', '.join(sorted(_FLAGS))})")
+    if key == "known_contact" and not isinstance(value, bool):
+        raise InvalidRules(f"rule {name}: known_contact must be true or false")
+    if key in ("min_symptoms", "spo2_below", "age_at_least") and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 0
+    ):
+        raise InvalidRules(f"rule {name}: {key} must be a whole number")
+
+
 def validate_rules(rules: list[dict]) -> list[dict]:
     """Check a rule set; raises InvalidRules naming the rule and the problem."""
+    if not isinstance(rules, list | tuple) or not all(isinstance(rule, dict) for rule in rules):
+        raise InvalidRules("rules must be a list of dicts")
     seen = set()
     for index, rule in enumerate(rules):
         name = rule.get("id") or f"#{index}"
@@ -117,10 +136,12 @@ def validate_rules(rules: list[dict]) -> list[dict]:
         if not rule.get("all") and not rule.get("any"):
             raise InvalidRules(f"rule {name}: needs conditions in 'all' or 'any'")
         for cond in [*rule.get("all", []), *rule.get("any", [])]:
-            if len(cond) != 1 or next(iter(cond)) not in _CONDITION_KEYS:
+            if not isinstance(cond, dict) or len(cond) != 1 or next(iter(cond)) not in _CONDITION_KEYS:
                 raise InvalidRules(f"rule {name}: unknown condition {cond!r}")
-            if "symptom" in cond and cond["symptom"] not in SYMPTOMS:
-                raise InvalidRules(f"rule {name}: unknown symptom {cond['symptom']!r}")
+            _check_value(name, cond)
+        for key in ("reason_fa", "reason_en"):
+            if not isinstance(rule.get(key), str) or not rule[key].strip():
+                raise InvalidRules(f"rule {name}: needs {key}, the reason shown to volunteers")
     return rules
 
 

@@ -34,6 +34,7 @@ from .models import (
     VisitStatus,
 )
 from .rules import SYMPTOMS, MemberAnswers, score_member
+from .selectors import active_rules, campaigns_covering  # noqa: F401  (campaigns_covering: re-exported)
 
 NEED_KINDS = ("food", "hygiene", "income", "medical_equipment", "housing", "medicine", "other")
 SPO2_RANGE = (50, 100)
@@ -88,18 +89,6 @@ def _enqueue_coverage_refresh(campaign_id) -> None:
     refresh_campaign_coverage.enqueue(str(campaign_id))
 
 
-def _ancestor_paths(path: str) -> list[str]:
-    parts = path.split(".")[:-1]
-    return [".".join(parts[: i + 1]) + "." for i in range(len(parts))]
-
-
-def campaigns_covering(*, path: str, on: dt.date):
-    """Campaigns active on `on` whose areas contain the unit at `path`."""
-    return Campaign.objects.filter(
-        areas__path__in=_ancestor_paths(path), start_date__lte=on, end_date__gte=on
-    ).distinct()
-
-
 def _clean_member(
     raw: dict, index: int, household_people: dict, visit_date: dt.date
 ) -> tuple[dict | None, list]:
@@ -140,6 +129,8 @@ def screening_visits_record(*, actor, items: list[dict], rules: list[dict] | Non
     needs (list), note, members: [{person_id, present, symptoms, onset_date, spo2, known_contact}].
     """
     _require_field_role(actor)
+    if rules is None:
+        rules = active_rules()
     today = timezone.localdate()
     results = [ItemResult(id=str(item.get("id"))) for item in items]
     ids = [str(item.get("id")) for item in items]
