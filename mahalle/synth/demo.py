@@ -8,12 +8,15 @@ from mahalle.accounts.services import user_create
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.geo.services import COUNTRY_CODE, geography_load_reference
 from mahalle.registry.models import Person
+from mahalle.screening.models import ScreeningVisit
 
+from .activity import activity_simulate
 from .services import geography_generate, synth_population_write
 
 DEMO_PASSWORD = "mahalle-demo-1404"  # noqa: S105 (printed to the operator on purpose; demo databases only)
 DEMO_PERSONS = 100_000
 DEMO_SEED = 1
+DEMO_ACTIVITY_WEEKS = 4
 # username, role, where the user sits relative to the demo post
 DEMO_USERS = [
     ("volunteer", Role.FIELD_VOLUNTEER, Level.POST),
@@ -67,11 +70,18 @@ def demo_users_ensure(*, password: str = DEMO_PASSWORD) -> list[dict]:
 
 def demo_setup(*, persons: int = DEMO_PERSONS, seed: int = DEMO_SEED, progress=None) -> dict:
     """Everything the demo needs, safe to re-run: migrate, geography, population (only into an empty registry),
-    users. Starts nothing."""
+    users, then four weeks of screening activity ending today (only when no visit is recorded yet; the demo
+    volunteer records the visits of posts without a volunteer of their own). Starts nothing."""
     call_command("migrate", interactive=False, verbosity=0)
     if not OrgUnit.objects.filter(code=COUNTRY_CODE).exists():
         geography_load_reference()
     synth = None
     if persons and not Person.objects.exists():
         synth = synth_population_write(persons=persons, seed=seed, progress=progress)
-    return {"synth": synth, "persons": Person.objects.count(), "users": demo_users_ensure()}
+    users = demo_users_ensure()
+    activity = None
+    if Person.objects.exists() and not ScreeningVisit.objects.exists():
+        activity = activity_simulate(
+            weeks=DEMO_ACTIVITY_WEEKS, seed=seed, recorder=User.objects.get(username="volunteer")
+        )
+    return {"synth": synth, "persons": Person.objects.count(), "users": users, "activity": activity}
