@@ -144,26 +144,55 @@ def test_order_create_for_referral(*, actor, member_screening) -> TestOrder:
     existing = TestOrder.objects.filter(member_screening=member_screening).first()
     if existing is not None:
         return existing
-    person = member_screening.person
-    order = TestOrder.objects.create(
-        person=person,
-        member_screening=member_screening,
-        org_unit_id=person.org_unit_id,
-        org_path=person.org_path,
-        urgent=member_screening.outcome == "urgent",
-        reasons=member_screening.reasons,
-        created_by=actor,
-        modified_by=actor,
-    )
-    audit_record(actor=actor, action="create", obj=order, details={"urgent": order.urgent})
-    if order.urgent:
-        alert_raise(
-            actor=actor,
-            kind=Alert.Kind.URGENT_REFERRAL,
-            person=person,
-            message="; ".join(r.get("en", "") for r in member_screening.reasons),
+    return test_orders_create_for_referrals(actor=actor, member_screenings=[member_screening])[0]
+
+
+@transaction.atomic
+def test_orders_create_for_referrals(*, actor, member_screenings: list) -> list[TestOrder]:
+    """Test orders for newly recorded referrals (a phone batch's), with the urgent ones' alerts, written in
+    one insert each and audited in bulk: a batch of 100 visits must not cost hundreds of queries."""
+    orders = [
+        TestOrder(
+            person_id=row.person_id,
+            member_screening=row,
+            org_unit_id=row.person.org_unit_id,
+            org_path=row.person.org_path,
+            urgent=row.outcome == "urgent",
+            reasons=row.reasons,
+            created_by=actor,
+            modified_by=actor,
         )
-    return order
+        for row in member_screenings
+    ]
+    TestOrder.objects.bulk_create(orders)
+    alerts = [
+        Alert(
+            kind=Alert.Kind.URGENT_REFERRAL,
+            person_id=order.person_id,
+            message="; ".join(r.get("en", "") for r in order.reasons)[:500],
+            org_unit_id=order.org_unit_id,
+            org_path=order.org_path,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+        for order in orders
+        if order.urgent
+    ]
+    Alert.objects.bulk_create(alerts)
+    audit_record_many(
+        actor=actor,
+        action="create",
+        object_type="cases.testorder",
+        rows=[(str(o.pk), o.org_path) for o in orders],
+        details={"source": "screening referral"},
+    )
+    audit_record_many(
+        actor=actor,
+        action="create",
+        object_type="cases.alert",
+        rows=[(str(a.pk), a.org_path) for a in alerts],
+        details={"kind": Alert.Kind.URGENT_REFERRAL},
+    )
+    return orders
 
 
 test_order_create_for_referral.__test__ = False  # a service, not a pytest test

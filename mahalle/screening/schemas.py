@@ -246,6 +246,7 @@ class WorklistOut(Schema):
     campaign: WorklistCampaignOut | None
     campaigns: list[WorklistCampaignOut]
     households_to_screen: list[HouseholdToScreenOut]
+    households_to_screen_total: int
     follow_ups_due: list[FollowUpDueOut]
     referrals_untested: list[ReferralOut]
 

@@ -393,7 +393,9 @@ def worklist(*, user, post: OrgUnit, on: dt.date | None = None) -> dict:
         "on": on,
         "campaign": campaigns[0] if campaigns else None,
         "campaigns": campaigns,
-        "households_to_screen": to_screen,
+        # The top of the list by priority: more than a morning's work is never sent to a phone.
+        "households_to_screen": to_screen[:LIST_LIMIT],
+        "households_to_screen_total": len(to_screen),
         "follow_ups_due": follow_ups,
         "referrals_untested": referrals,
     }

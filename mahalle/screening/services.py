@@ -16,7 +16,7 @@ from django.utils import timezone
 from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES
 from mahalle.accounts.selectors import org_unit_in_jurisdiction
 from mahalle.audit.services import audit_record, audit_record_many
-from mahalle.cases.services import test_order_create_for_referral
+from mahalle.cases.services import test_orders_create_for_referrals
 from mahalle.core.batch import ItemResult
 from mahalle.core.dates import age_on
 from mahalle.core.errors import PermissionDenied, ValidationFailed, field_error
@@ -291,14 +291,17 @@ def _write_visits(*, actor, accepted, results: list[ItemResult], rules) -> None:
     by_visit = {}
     for row in member_rows:
         by_visit.setdefault(row.visit_id, []).append(row)
+    referred = []
     for index, item, _household, _ in accepted:
         result = results[index]
         result.status = "created"
         for row in by_visit.get(item["id"], []):
             if row.outcome != RiskOutcome.NONE:
-                test_order_create_for_referral(actor=actor, member_screening=row)
+                referred.append(row)
                 result.referrals += 1
                 result.urgent += row.outcome == RiskOutcome.URGENT
+    if referred:
+        test_orders_create_for_referrals(actor=actor, member_screenings=referred)
     _coverage_count_visits(visits=visits, member_rows=member_rows, results=results, accepted=accepted)
     audit_record_many(
         actor=actor,

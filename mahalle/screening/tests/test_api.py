@@ -516,3 +516,18 @@ def test_invalid_rules_in_settings_are_a_configuration_error(people, users, toda
         ImproperlyConfigured, match="MAHALLE_SCREENING_RULES: rule any_fever: spo2_below must be"
     ):
         active_rules()
+
+
+def test_worklist_sends_only_the_top_of_a_long_list_and_says_how_long_it_is(
+    client, tokens, tree, campaign_a, monkeypatch
+):
+    from mahalle.screening import selectors
+
+    monkeypatch.setattr(selectors, "LIST_LIMIT", 2)
+    _household(tree, ages=(30,))
+    elderly, _ = _household(tree, ages=(70, 65))
+    _household(tree, ages=(40,))
+    body = call(client, tokens[Role.FIELD_VOLUNTEER], "GET", "/api/v1/screening/worklist").json()
+    assert body["households_to_screen_total"] == 3
+    assert len(body["households_to_screen"]) == 2
+    assert body["households_to_screen"][0]["household_id"] == str(elderly.pk)
