@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "token": ("create_token", "create an API token for a user"),
     "simulate-activity": ("simulate_activity", "generate screening, tests, cases and follow-ups over weeks"),
     "lab-results": ("import_lab_results", "import lab results (CSV/XLSX) keyed by sample id"),
+    "flag-missed-follow-ups": ("flag_missed_follow_ups", "flag yesterday's missed follow-ups (run daily)"),
     "demo": ("demo", "set up the demo database, users and data, then serve"),
 }
 
@@ -28,7 +29,7 @@ def usage() -> str:
         "",
         "subcommands:",
     ]
-    lines += [f"  {name:<12} {desc}" for name, (_, desc) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<24} {desc}" for name, (_, desc) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
 

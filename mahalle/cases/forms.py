@@ -5,7 +5,11 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Classification, FollowUp, TestKind, TestResult
+from mahalle.core.templatetags.mahalle_tags import number
+
+from .models import Classification, FollowUp, Isolation, Outcome, QuarantinePlace, TestKind, TestResult
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date", "dir": "ltr"}, format="%Y-%m-%d")
 
 SYMPTOM_LABELS = [
     ("fever", _("fever")),
@@ -79,3 +83,87 @@ class ResultForm(forms.Form):
 class ClassificationForm(forms.Form):
     classification = forms.ChoiceField(label=_("Classification"), choices=Classification.choices)
     reason = forms.CharField(label=_("Reason"), max_length=500)
+
+
+class PlaceChoiceField(forms.ModelChoiceField):
+    """A quarantine place shown with its free places, so a full one is visible before choosing it."""
+
+    def label_from_instance(self, obj):
+        if obj.free:
+            return _("%(name)s — %(free)s of %(capacity)s places free") % {
+                "name": obj.name,
+                "free": number(obj.free),
+                "capacity": number(obj.capacity),
+            }
+        return _("%(name)s — full") % {"name": obj.name}
+
+
+class IsolationStartForm(forms.Form):
+    setting = forms.ChoiceField(
+        label=_("Where"),
+        choices=Isolation.Setting.choices,
+        initial=Isolation.Setting.HOME,
+        widget=forms.RadioSelect,
+    )
+    place = PlaceChoiceField(
+        label=_("Quarantine place"),
+        queryset=QuarantinePlace.objects.none(),
+        required=False,
+        empty_label=_("— none (at home) —"),
+    )
+    start_date = forms.DateField(label=_("Start date"), widget=DATE_INPUT)
+    onset_date = forms.DateField(
+        label=_("Onset of symptoms"),
+        required=False,
+        widget=DATE_INPUT,
+        help_text=_("leave empty to use the case's onset"),
+    )
+    last_symptom_date = forms.DateField(label=_("Last day with symptoms"), required=False, widget=DATE_INPUT)
+
+    # The services name fields as the API does; this maps their names to this form's.
+    service_fields = {"place_id": "place"}
+
+    def __init__(self, *args, places=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if places is not None:
+            self.fields["place"].queryset = places
+
+
+class IsolationReleaseForm(forms.Form):
+    on = forms.DateField(label=_("Release date"), widget=DATE_INPUT)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    service_fields = {}
+
+
+class HospitalisationForm(forms.Form):
+    on = forms.DateField(label=_("Admitted on"), widget=DATE_INPUT)
+    reason = forms.CharField(label=_("Note"), max_length=500, required=False)
+    service_fields = {}
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=[(Outcome.RECOVERED, _("recovered")), (Outcome.DIED, _("died"))],
+        widget=forms.RadioSelect,
+    )
+    on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
+    reason = forms.CharField(label=_("Note"), max_length=500, required=False)
+    service_fields = {}
+
+
+class QuarantinePlaceForm(forms.Form):
+    org_unit = forms.CharField(
+        label=_("Org unit code"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"dir": "ltr", "autocapitalize": "off"}),
+        help_text=_("the code of the unit the place serves (a county, district, neighborhood or post)"),
+    )
+    name = forms.CharField(label=_("Name"), max_length=200)
+    capacity = forms.IntegerField(
+        label=_("Capacity"),
+        min_value=1,
+        max_value=100_000,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    service_fields = {}
