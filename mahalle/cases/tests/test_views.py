@@ -227,7 +227,7 @@ def test_start_then_release_frees_the_place(client, users, people, tree):
     assert (isolation.released_on, isolation.release_reason, place.occupied) == (TODAY(), "recovered", 1)
     again = client.post(f"/cases/{case.pk}/isolation/release/", {"release-on": str(TODAY())})
     assert again.status_code == 422
-    assert again.context["release_form"].errors == {"__all__": ["the person is not in isolation"]}
+    assert again.context["release_form"].errors == {"__all__": ["این فرد در جداسازی نیست"]}  # Persian UI
 
 
 def test_hospitalisation_then_death_recorded_with_its_case_changes(client, users, people, tree):
