@@ -293,7 +293,7 @@ def test_place_outside_jurisdiction_or_bad_capacity_is_422_and_nothing_stored(cl
     unknown = client.post("/cases/places/", {"org_unit": "NOPE", "name": "x", "capacity": "3"})
     zero = client.post("/cases/places/", {"org_unit": tree["county_a"].code, "name": "x", "capacity": "0"})
     assert (outside.status_code, unknown.status_code, zero.status_code) == (422, 422, 422)
-    message = ["no org unit has this code in your jurisdiction"]
+    message = ["در حوزه شما واحدی با این کد نیست"]  # "no org unit has this code in your jurisdiction", Persian UI
     assert outside.context["form"].errors == {"org_unit": message}
     assert unknown.context["form"].errors == {"org_unit": message}
     assert list(zero.context["form"].errors) == ["capacity"]
