@@ -328,15 +328,19 @@ def _coverage_count_visits(*, visits, member_rows, results, accepted) -> None:
         .exclude(pk__in=batch_ids)
         .values_list("campaign_id", "household_id")
     )
-    prior_people = set(
-        MemberScreening.objects.filter(
-            visit__campaign_id__in=campaign_ids,
-            present=True,
-            person_id__in={m.person_id for m in member_rows},
-        )
+    # Through the person_id index first, then the visits by primary key: a join filtered on the campaign lets
+    # the planner hash every visit of the campaign, which grows with the campaign (millions of rows).
+    earlier = list(
+        MemberScreening.objects.filter(person_id__in={m.person_id for m in member_rows}, present=True)
         .exclude(visit_id__in=batch_ids)
-        .values_list("visit__campaign_id", "person_id")
+        .values_list("visit_id", "person_id")
     )
+    campaign_of = dict(
+        ScreeningVisit.objects.filter(
+            pk__in={visit_id for visit_id, _ in earlier}, campaign_id__in=campaign_ids
+        ).values_list("pk", "campaign_id")
+    )
+    prior_people = {(campaign_of[v], p) for v, p in earlier if v in campaign_of}
     increments: dict[tuple, Counter] = {}
     referrals_by_visit = {item["id"]: results[index].referrals for index, item, _, _ in accepted}
     visit_by_id = {v.pk: v for v in screened}
