@@ -2,30 +2,18 @@ import datetime as dt
 import uuid
 
 import pytest
-from django.utils import timezone
 
 from mahalle.accounts.models import Role
 from mahalle.cases.models import Alert, TestOrder
 from mahalle.core.errors import PermissionDenied
 from mahalle.registry.tests.factories import PersonFactory
 from mahalle.screening.models import CampaignCoverage, MemberScreening, ScreeningVisit
-from mahalle.screening.services import campaign_create, coverage_refresh, screening_visits_record
+from mahalle.screening.services import coverage_refresh, screening_visits_record
 
 
 @pytest.fixture
-def today():
-    return timezone.localdate()
-
-
-@pytest.fixture
-def campaign(users, tree, today):
-    return campaign_create(
-        actor=users[Role.COUNTY_COORDINATOR],
-        name="دور ۳",
-        start_date=today - dt.timedelta(days=7),
-        end_date=today + dt.timedelta(days=7),
-        org_units=[tree["county_a"]],
-    )
+def campaign(campaign_a):
+    return campaign_a
 
 
 def visit(person, today, campaign=None, **members_kw):
