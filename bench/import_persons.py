@@ -24,7 +24,6 @@ What it does:
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -32,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, django_setup, drop_database, fresh_database, machine
+
 PG_URL = os.environ.get("BENCH_IMPORT_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_import")
 POSTS = 300
 
@@ -68,16 +68,6 @@ LAST = ["محمدی", "حسینی", "احمدی", "رضایی", "کریمی", "�
 LAST += ["کاظمی", "عباسی", "طاهری", "اکبری", "یزدانی", "شریفی", "مرادی", "زارعی", "باقری", "حیدری", "ملکی"]
 LAST += ["نجفی", "سلیمانی", "میرزایی", "خسروی", "امیری", "فرهادی", "بهرامی", "قربانی", "اسدی", "کرمانی"]
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-
-
-def machine() -> dict:
-    cpu = ""
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def write_persons_csv(path: Path, n: int, seed: int = 7) -> None:
@@ -120,13 +110,7 @@ def write_persons_csv(path: Path, n: int, seed: int = 7) -> None:
 
 
 def child(engine: str, csv_path: str, batch_size: int | None, reader: str | None) -> dict:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("MAHALLE_ALLOW_INSECURE_KEY", "1")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
+    django_setup()  # DATABASE_URL comes from run_engine
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -230,12 +214,7 @@ def run_engine(
 ) -> dict:
     env = dict(os.environ)
     if engine == "postgres":
-        import psycopg
-
-        base, dbname = PG_URL.rsplit("/", 1)
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-            admin.execute(f'CREATE DATABASE "{dbname}"')
+        fresh_database(PG_URL)
         env["DATABASE_URL"] = PG_URL
     else:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench_import.sqlite3'}"
@@ -252,10 +231,7 @@ def run_engine(
         return json.loads(result.stdout.strip().splitlines()[-1])
     finally:
         if engine == "postgres":
-            import psycopg
-
-            with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+            drop_database(PG_URL)
 
 
 def main() -> int:

@@ -22,17 +22,23 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import random
-import socket
-import statistics
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    ROOT,
+    django_setup,
+    ensure_database,
+    free_port,
+    machine,
+    percentiles,
+    start_server,
+    stop_server,
+)
+
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_lookup")
 COUNTIES_WITH_POSTS = 60
 POSTS_PER_COUNTY = 5
@@ -45,45 +51,7 @@ LAST = ["محمدی", "حسینی", "احمدی", "رضایی", "کریمی", "�
 LAST += ["نوری", "کاظمی", "عباسی", "طاهری", "اکبری", "یزدانی", "شریفی", "مرادی", "زارعی", "باقری"]
 
 
-def percentiles(samples_ms: list[float]) -> dict:
-    ordered = sorted(samples_ms)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-    return {
-        "n": len(ordered),
-        "p50_ms": pick(0.50),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
-        "mean_ms": round(statistics.fmean(ordered), 3),
-        "max_ms": round(ordered[-1], 3),
-    }
-
-
-# --- database ------------------------------------------------------------------------------------------------
-
-
-def ensure_postgres_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def django_setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("MAHALLE_ALLOW_INSECURE_KEY", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+# --- data ----------------------------------------------------------------------------------------------------
 
 
 def build_posts() -> list:
@@ -146,18 +114,22 @@ def generate(n_persons: int, posts: list, sqlite: bool):
         # persons i, i + n_posts, i + 2 n_posts, i + 3 n_posts share a household in the same post
         hh_index = (i // n_posts) // PERSONS_PER_HOUSEHOLD * n_posts + post_of(i, n_posts)
         head = hh_index not in households
+        # the columns every row of a post shares (jurisdiction and timestamps)
+        stamp = {
+            "org_unit_id": post.pk,
+            "org_path": post.path,
+            "created_at": now,
+            "modified_at": now,
+            "created_by_id": None,
+            "modified_by_id": None,
+        }
         if head:
             households[hh_index] = uuid.UUID(int=rng.getrandbits(128), version=4)
             yield (
                 "household",
                 {
                     "id": uid(households[hh_index]),
-                    "org_unit_id": post.pk,
-                    "org_path": post.path,
-                    "created_at": now,
-                    "modified_at": now,
-                    "created_by_id": None,
-                    "modified_by_id": None,
+                    **stamp,
                     "external_id": None,
                     "address": f"خیابان {i % 97}، کوچه {i % 31}",
                     "phone": mobile(i),
@@ -172,12 +144,7 @@ def generate(n_persons: int, posts: list, sqlite: bool):
             "person",
             {
                 "id": uid(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "org_unit_id": post.pk,
-                "org_path": post.path,
-                "created_at": now,
-                "modified_at": now,
-                "created_by_id": None,
-                "modified_by_id": None,
+                **stamp,
                 "household_id": uid(households[hh_index]),
                 "relation_to_head": "head" if head else "child",
                 "national_code": national_code(i),
@@ -274,7 +241,7 @@ def load_sqlite(n_persons: int, posts: list) -> None:
 def prepare(engine: str, n_persons: int) -> tuple[str, dict]:
     if engine == "postgres":
         database_url = PG_URL
-        ensure_postgres_database(database_url)
+        ensure_database(database_url)
     else:
         path = ROOT / "var" / "bench" / f"lookup_{n_persons}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -321,42 +288,6 @@ def coordinator_token(county) -> tuple[object, str]:
 
 
 # --- server --------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(database_url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "MAHALLE_ALLOW_INSECURE_KEY": "1",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "waitress", "--host=127.0.0.1", f"--port={port}", "config.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited: " + server.stderr.read().decode()[-2000:])
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the server did not start within 60 s")
 
 
 def time_http(port: int, secret: str, paths: list[str], expect_ids: list[str]) -> tuple[dict, int]:
@@ -473,24 +404,8 @@ def run_engine(engine: str, n_persons: int, n_lookups: int) -> dict:
                 "meets_target": stats["p95_ms"] < TARGET_P95_MS,
             }
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     return result
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def main() -> int:

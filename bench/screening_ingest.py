@@ -29,89 +29,27 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import random
-import socket
-import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    django_setup,
+    drop_database,
+    free_port,
+    fresh_database,
+    machine,
+    percentiles,
+    start_server,
+    stop_server,
+)
+
 PG_URL = os.environ.get(
     "BENCH_SCREENING_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_screening"
 )
 TARGET_VISITS_PER_S = 2000
-SYMPTOMS = [
-    "fever",
-    "cough",
-    "shortness_of_breath",
-    "loss_of_smell_taste",
-    "sore_throat",
-    "fatigue",
-    "diarrhoea",
-]
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
-
-
-def percentiles(samples_ms: list[float]) -> dict:
-    ordered = sorted(samples_ms)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {
-        "n": len(ordered),
-        "p50_ms": pick(0.5),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
-        "mean_ms": round(statistics.fmean(ordered), 1),
-        "max_ms": round(ordered[-1], 1),
-    }
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def django_setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("MAHALLE_ALLOW_INSECURE_KEY", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # --- data ----------------------------------------------------------------------------------------------------
@@ -188,6 +126,7 @@ def prepare(persons: int, clients: int) -> dict:
 def build_batches(n_visits: int, batch: int, campaign, volunteers) -> tuple[list[list[bytes]], int]:
     """Per client, its batches as JSON bytes; one visit per household, round-robin over the clients."""
     from mahalle.registry.models import Household, Person
+    from mahalle.screening.rules import SYMPTOMS
 
     rng = random.Random(20261123)
     members: dict = {}
@@ -244,50 +183,6 @@ def build_batches(n_visits: int, batch: int, campaign, volunteers) -> tuple[list
 
 
 # --- server and clients --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(database_url: str, port: int, threads: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "waitress",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            f"--threads={threads}",
-            "config.wsgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited: " + server.stderr.read().decode()[-2000:])
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the server did not start within 60 s")
 
 
 def post(conn: http.client.HTTPConnection, secret: str, body: bytes) -> tuple[int, dict]:
@@ -438,11 +333,7 @@ def main() -> int:
             }
         finally:
             for server in servers:
-                server.terminate()
-                try:
-                    server.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+                stop_server(server)
         rate = total / http_run["seconds"]
         baseline = raw_copy(total)
         report = {

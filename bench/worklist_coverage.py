@@ -36,80 +36,27 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    django_setup,
+    ensure_database,
+    free_port,
+    fresh_database,
+    machine,
+    percentiles,
+    start_server,
+    stop_server,
+)
+
 PG_URL = os.environ.get("BENCH_WORKLIST_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_worklist")
 TARGET_WORKLIST_P95_MS = 100.0
 TARGET_COVERAGE_P95_MS = 300.0
 ROUND_DAYS = 14
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
-
-
-def percentiles(samples_ms: list[float]) -> dict:
-    ordered = sorted(samples_ms)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-    return {
-        "n": len(ordered),
-        "p50_ms": pick(0.5),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
-        "mean_ms": round(statistics.fmean(ordered), 2),
-        "max_ms": round(ordered[-1], 2),
-    }
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def django_setup(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("MAHALLE_ALLOW_INSECURE_KEY", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # --- building the data ---------------------------------------------------------------------------------------
@@ -284,42 +231,6 @@ def actors(n_posts: int, seed: int = 5) -> dict:
 # --- server, timing ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(database_url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "waitress", "--host=127.0.0.1", f"--port={port}", "config.wsgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited: " + server.stderr.read().decode()[-2000:])
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the server did not start within 60 s")
-
-
 def time_http(port: int, requests: list[tuple[str, str]]) -> tuple[dict, list[dict]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     samples, answers = [], []
@@ -334,6 +245,16 @@ def time_http(port: int, requests: list[tuple[str, str]]) -> tuple[dict, list[di
     finally:
         conn.close()
     return percentiles(samples), answers
+
+
+def households_to_screen(answers: list[dict]) -> dict:
+    """min / mean / max length of the work lists in these (200) answers."""
+    sizes = [len(json.loads(a["body"])["households_to_screen"]) for a in answers]
+    return {
+        "min": min(sizes) if sizes else 0,
+        "mean": round(statistics.fmean(sizes), 1) if sizes else 0,
+        "max": max(sizes) if sizes else 0,
+    }
 
 
 def captured(call) -> list[str]:
@@ -392,7 +313,6 @@ def round_start(port: int, posts, requests, active) -> dict:
             port, [(f"/api/v1/screening/worklist?post={p.code}", s) for _, s, p in requests]
         )
         ok = [a for a in answers if a["status"] == 200]
-        sizes = [len(json.loads(a["body"])["households_to_screen"]) for a in ok[: len(posts)]]
         sql_by_post = {
             post.code: captured(
                 lambda user=user, post=post: selectors.worklist(user=user, post=post, on=today)
@@ -402,11 +322,7 @@ def round_start(port: int, posts, requests, active) -> dict:
         return {
             "http_api": {**stats, "ok_answers": len(ok)},
             "raw_sql": time_raw(PG_URL, [sql_by_post[p.code] for _, _, p in requests]),
-            "households_to_screen_per_post": {
-                "min": min(sizes) if sizes else 0,
-                "mean": round(statistics.fmean(sizes), 1) if sizes else 0,
-                "max": max(sizes) if sizes else 0,
-            },
+            "households_to_screen_per_post": households_to_screen(ok[: len(posts)]),
             "target_p95_ms": TARGET_WORKLIST_P95_MS,
             "meets_target": stats["p95_ms"] < TARGET_WORKLIST_P95_MS,
         }
@@ -448,7 +364,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        recreate_database(PG_URL)
+        fresh_database(PG_URL)
         built = build(args.persons, args.visits)
         have = counts()
     data = {
@@ -513,17 +429,12 @@ def main() -> int:
             port, [(f"/api/v1/screening/worklist?post={p.code}", s) for _, s, p in work_requests]
         )
         ok = [a for a in answers if a["status"] == 200]
-        sizes = [len(json.loads(a["body"])["households_to_screen"]) for a in ok[: len(posts)]]
         result["worklist"] = {
             "http_api": {**stats, "ok_answers": len(ok)},
             "selector_in_process": time_inprocess([worklist_call(u, p) for u, _, p in work_requests]),
             "raw_sql": time_raw(PG_URL, [sql_by_post[p.code] for _, _, p in work_requests]),
             "statements_per_request": statistics.fmean(len(s) for s in sql_by_post.values()),
-            "households_to_screen_per_post": {
-                "min": min(sizes) if sizes else 0,
-                "mean": round(statistics.fmean(sizes), 1) if sizes else 0,
-                "max": max(sizes) if sizes else 0,
-            },
+            "households_to_screen_per_post": households_to_screen(ok[: len(posts)]),
             "target_p95_ms": TARGET_WORKLIST_P95_MS,
             "meets_target": stats["p95_ms"] < TARGET_WORKLIST_P95_MS,
         }
@@ -543,11 +454,7 @@ def main() -> int:
             "meets_target": stats["p95_ms"] < TARGET_COVERAGE_P95_MS,
         }
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0
 
