@@ -73,13 +73,17 @@ def on_http_error(request, exc: HttpError):
 
 def _register_routers() -> None:
     from mahalle.accounts.api import router as accounts_router
+    from mahalle.aid.api import router as aid_router
+    from mahalle.analytics.api import router as analytics_router
     from mahalle.audit.api import router as audit_router
     from mahalle.cases.api import router as cases_router
     from mahalle.geo.api import router as geo_router
+    from mahalle.needs.api import router as needs_router
     from mahalle.registry.api import router as registry_router
     from mahalle.registry.api_imports import router as imports_router
     from mahalle.screening.api import field_router
     from mahalle.screening.api import router as screening_router
+    from mahalle.tracing.api import router as tracing_router
 
     api.add_router("/org-units", geo_router)
     api.add_router("/accounts", accounts_router)
@@ -89,6 +93,10 @@ def _register_routers() -> None:
     api.add_router("/screening", screening_router)
     api.add_router("/field", field_router)
     api.add_router("/cases", cases_router)
+    api.add_router("/tracing", tracing_router)
+    api.add_router("/needs", needs_router)
+    api.add_router("/aid", aid_router)
+    api.add_router("/analytics", analytics_router)
 
 
 _register_routers()

@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "mahalle.synth",
     "mahalle.screening",
     "mahalle.cases",
+    "mahalle.tracing",
+    "mahalle.needs",
+    "mahalle.aid",
+    "mahalle.analytics",
 ]
 
 MIDDLEWARE = [

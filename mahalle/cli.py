@@ -19,6 +19,11 @@ SUBCOMMANDS = {
     "simulate-activity": ("simulate_activity", "generate screening, tests, cases and follow-ups over weeks"),
     "lab-results": ("import_lab_results", "import lab results (CSV/XLSX) keyed by sample id"),
     "flag-missed-follow-ups": ("flag_missed_follow_ups", "flag yesterday's missed follow-ups (run daily)"),
+    "rt": ("rt", "estimate Rt (Cori et al. 2013, as EpiEstim) from an incidence CSV; no database"),
+    "link": ("link_records", "link person-record CSVs from several sources into clusters; no database"),
+    "link-eval-data": ("link_eval_data", "generate synthetic Persian agency lists with known truth"),
+    "link-evaluate": ("link_evaluate", "pairwise precision, recall and F1 of a linkage against the truth"),
+    "allocate": ("allocate", "allocate scarce stock from warehouses to regions (HiGHS); no database"),
     "demo": ("demo", "set up the demo database, users and data, then serve"),
 }
 

@@ -15,4 +15,8 @@ urlpatterns = [
     path("audit/", include("mahalle.audit.urls")),
     path("screening/", include("mahalle.screening.urls")),
     path("cases/", include("mahalle.cases.urls")),
+    path("tracing/", include("mahalle.tracing.urls")),
+    path("needs/", include("mahalle.needs.urls")),
+    path("aid/", include("mahalle.aid.urls")),
+    path("analytics/", include("mahalle.analytics.urls")),
 ]

@@ -71,7 +71,7 @@ NAV_AREAS = [
     ("aid", _("Aid"), "aid:index"),
     ("capacity", _("Capacity"), "capacity:index"),
     ("volunteers", _("Volunteers"), "volunteers:index"),
-    ("reports", _("Reports"), "reports:index"),
+    ("analytics", _("Reports"), "analytics:index"),
 ]
 
 # Areas made of personal records only; roles without personal data access do not see them.

@@ -1,0 +1,1 @@
+"""Selectors of the aid area (see ARCHITECTURE.md house conventions)."""

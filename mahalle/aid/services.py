@@ -1,0 +1,1 @@
+"""Services of the aid area (see ARCHITECTURE.md house conventions)."""

@@ -1,0 +1,1 @@
+"""Pages of the aid area (thin: parse, call a selector or service, render)."""

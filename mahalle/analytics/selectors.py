@@ -1,0 +1,1 @@
+"""Selectors of the analytics area (see ARCHITECTURE.md house conventions)."""

@@ -1,0 +1,1 @@
+"""Services of the analytics area (see ARCHITECTURE.md house conventions)."""

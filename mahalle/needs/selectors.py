@@ -1,0 +1,1 @@
+"""Selectors of the needs area (see ARCHITECTURE.md house conventions)."""

@@ -1,0 +1,1 @@
+"""Services of the needs area (see ARCHITECTURE.md house conventions)."""

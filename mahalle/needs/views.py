@@ -1,0 +1,1 @@
+"""Pages of the needs area (thin: parse, call a selector or service, render)."""

@@ -1,0 +1,1 @@
+"""Selectors of the tracing area (see ARCHITECTURE.md house conventions)."""

@@ -1,0 +1,1 @@
+"""Services of the tracing area (see ARCHITECTURE.md house conventions)."""
