@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "lab-results": ("import_lab_results", "import lab results (CSV/XLSX) keyed by sample id"),
     "flag-missed-follow-ups": ("flag_missed_follow_ups", "flag yesterday's missed follow-ups (run daily)"),
     "rt": ("rt", "estimate Rt (Cori et al. 2013, as EpiEstim) from an incidence CSV; no database"),
+    "rt-refresh": ("rt_refresh", "recompute Rt per province and county from the cases (run daily)"),
     "link": ("link_records", "link person-record CSVs from several sources into clusters; no database"),
     "link-eval-data": ("link_eval_data", "generate synthetic Persian agency lists with known truth"),
     "link-evaluate": ("link_evaluate", "pairwise precision, recall and F1 of a linkage against the truth"),

@@ -41,6 +41,8 @@ IMPORT_ROLES = frozenset(
 AUDIT_ROLES = frozenset(
     {Role.COUNTY_COORDINATOR, Role.PROVINCE_COORDINATOR, Role.NATIONAL_COORDINATOR, Role.ADMINISTRATOR}
 )
+# Who reads the aggregate reports (Rt by province and county, …).
+REPORT_ROLES = AUDIT_ROLES | {Role.ANALYST}
 
 
 class User(AbstractUser):

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES, Role
 from mahalle.accounts.selectors import org_unit_in_jurisdiction, personal_data_paths
+from mahalle.analytics.tasks import rt_refresh_after_commit
 from mahalle.audit.services import audit_record, audit_record_many
 from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult
 from mahalle.core.dates import InvalidDate, parse_date
@@ -495,6 +496,7 @@ def _case_apply_results(*, actor, order: TestOrder, why: str, allow_downgrade=Fa
             reason=reason,
         )
         audit_record(actor=actor, action="create", obj=case, details={"classification": classification})
+        rt_refresh_after_commit(org_unit_ids=[case.org_unit_id])
         return case
     current = case.classification
     moves_up = RANK[classification] > RANK[current]
@@ -525,6 +527,8 @@ def _case_change(*, actor, case: Case, field: str, new, reason: str, extra: dict
         new_value=_as_text(new),
         reason=reason[:500],
     )
+    if field == "classification":
+        rt_refresh_after_commit(org_unit_ids=[case.org_unit_id])
     audit_record(
         actor=actor,
         action="update",

@@ -43,6 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mahalle.accounts.models import Role, User
+from mahalle.analytics.services import rt_refresh
 from mahalle.audit.services import audit_record
 from mahalle.cases.models import (
     Alert,
@@ -771,7 +772,8 @@ def activity_write(plan: Plan, *, progress: Callable[[int], None] | None = None)
                 batch_size=2000,
             )
     coverage_rows = sum(coverage_refresh(campaign=c) for c in plan.campaigns)
-    summary = {**plan.summary, "coverage_rows": coverage_rows}
+    rt = rt_refresh()
+    summary = {**plan.summary, "coverage_rows": coverage_rows, "rt_estimates": rt["estimates"]}
     audit_record(actor=None, action="create", object_type="synth.activity", details=summary)
     return summary
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from mahalle.accounts.models import AUDIT_ROLES
+from mahalle.accounts.models import AUDIT_ROLES, REPORT_ROLES
 from mahalle.core.dates import PRECISION_DAY, PRECISION_YEAR, to_jalali_str
 from mahalle.core.persian import to_persian_digits
 
@@ -76,6 +76,8 @@ NAV_AREAS = [
 
 # Areas made of personal records only; roles without personal data access do not see them.
 PERSONAL_AREAS = frozenset({"registry"})
+# Areas only some roles may open; the others do not see them in the navigation.
+AREA_ROLES = {"analytics": REPORT_ROLES}
 
 VULNERABILITY_LABELS = {
     "over_60": _("over 60"),
@@ -99,6 +101,10 @@ def shell_nav(context):
     for key, label, url_name in areas:
         if key in PERSONAL_AREAS and not personal:
             continue  # the analyst's role has no personal-record pages at all
+        if key in AREA_ROLES and not (
+            user is not None and user.is_authenticated and user.has_role(AREA_ROLES[key])
+        ):
+            continue
         try:
             url = reverse(url_name)
         except NoReverseMatch:
