@@ -10,6 +10,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -126,17 +127,21 @@ def start_server(database_url: str, port: int, threads: int | None = None) -> su
     command = [sys.executable, "-m", "waitress", "--host=127.0.0.1", f"--port={port}"]
     if threads is not None:
         command.append(f"--threads={threads}")
+    # The server's log goes to a file, not a pipe: nobody reads a pipe while the bench runs, and once it is full
+    # (a few hundred warning lines for 4xx answers) every server thread blocks on its next log line.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server; closed with the process)
     server = subprocess.Popen(
         [*command, "config.wsgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError("the server exited: " + server.stderr.read().decode()[-2000:])
+            log.seek(0)
+            raise RuntimeError("the server exited: " + log.read().decode(errors="replace")[-2000:])
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return server

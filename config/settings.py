@@ -156,6 +156,23 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAHALLE_MAX_IMPORT_BYTES = int(os.environ.get("MAHALLE_MAX_IMPORT_BYTES", str(512 * 1024 * 1024)))
 MAHALLE_IMPORT_BATCH_SIZE = int(os.environ.get("MAHALLE_IMPORT_BATCH_SIZE", "5000"))
 
+# --- the one registry of need: record linkage thresholds (match probability; docs/linkage.md says why) ----
+MAHALLE_LINKAGE = {
+    "AUTO_LINK": float(os.environ.get("MAHALLE_LINKAGE_AUTO_LINK", "0.99")),
+    "REVIEW": float(os.environ.get("MAHALLE_LINKAGE_REVIEW", "0.80")),
+}
+MAHALLE_AGENCY_LIST_MAX_ROWS = int(os.environ.get("MAHALLE_AGENCY_LIST_MAX_ROWS", "1000000"))
+
+# --- contact tracing: follow-up period after the last exposure, superspreading threshold -------------------
+MAHALLE_TRACING = {
+    "FOLLOW_UP_DAYS": int(os.environ.get("MAHALLE_TRACING_FOLLOW_UP_DAYS", "14")),
+    "SUPERSPREADING_CASES": int(os.environ.get("MAHALLE_TRACING_SUPERSPREADING_CASES", "5")),
+    "MAX_EXPOSURE_AGE_DAYS": 30,
+}
+
+# --- aid: one-time delivery codes go through this SMS gateway (the console backend logs them) -------------
+MAHALLE_SMS_BACKEND = os.environ.get("MAHALLE_SMS_BACKEND", "mahalle.aid.sms.ConsoleBackend")
+
 # --- background work: Django's tasks API (django-tasks backport) on the database backend ------------------
 TASKS = {
     "default": {

@@ -199,6 +199,31 @@ def test_orders_create_for_referrals(*, actor, member_screenings: list) -> list[
 test_order_create_for_referral.__test__ = False  # a service, not a pytest test
 
 
+@transaction.atomic
+def test_order_create(*, actor, person, reasons: list[dict], urgent: bool = False) -> TestOrder:
+    """Order a test for a person outside a screening visit (a traced contact with symptoms). One open order per
+    person: an order already waiting for its sample or result is returned as it is."""
+    existing = TestOrder.objects.filter(
+        person=person, status__in=[TestOrder.Status.ORDERED, TestOrder.Status.SAMPLED]
+    ).first()
+    if existing is not None:
+        return existing
+    order = TestOrder.objects.create(
+        person=person,
+        org_unit_id=person.org_unit_id,
+        org_path=person.org_path,
+        urgent=urgent,
+        reasons=reasons,
+        created_by=actor,
+        modified_by=actor,
+    )
+    audit_record(actor=actor, action="create", obj=order, details={"reasons": [r.get("code") for r in reasons]})
+    return order
+
+
+test_order_create.__test__ = False  # not a pytest test, whatever its name
+
+
 def normalize_sample_id(value) -> str:
     return normalize_text(value).replace(" ", "").upper()
 
@@ -497,13 +522,23 @@ def _case_apply_results(*, actor, order: TestOrder, why: str, allow_downgrade=Fa
         )
         audit_record(actor=actor, action="create", obj=case, details={"classification": classification})
         rt_refresh_after_commit(org_unit_ids=[case.org_unit_id])
+        _tracing_case_created(actor=actor, case=case)
         return case
     current = case.classification
     moves_up = RANK[classification] > RANK[current]
     discards = current == Classification.SUSPECTED and classification == Classification.DISCARDED
     if classification != current and (moves_up or discards or allow_downgrade):
         _case_change(actor=actor, case=case, field="classification", new=classification, reason=reason)
+    if classification == Classification.CONFIRMED:
+        _tracing_case_created(actor=actor, case=case)
     return case
+
+
+def _tracing_case_created(*, actor, case: Case) -> None:
+    """A new (or newly confirmed) case joins its transmission chain and gets its household listed as contacts."""
+    from mahalle.tracing.services import case_created  # tracing imports this module at load time
+
+    case_created(actor=actor, case=case)
 
 
 def _as_text(value) -> str:
@@ -629,6 +664,10 @@ def case_outcome_record(*, actor, case: Case, outcome: str, on: dt.date, reason:
         extra={"outcome_date": on},
     )
     if outcome == Outcome.DIED:
+        # A household head's death is the household's lost breadwinner: the aid side's 12-month support reads it.
+        from mahalle.needs.services import needs_record_from_death  # needs imports cases models
+
+        needs_record_from_death(actor=actor, case=case)
         isolation = Isolation.objects.filter(person_id=case.person_id, released_on=None).first()
         if isolation is not None:
             _isolation_release(

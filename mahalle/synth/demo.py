@@ -11,6 +11,7 @@ from mahalle.registry.models import Person
 from mahalle.screening.models import ScreeningVisit
 
 from .activity import activity_simulate
+from .demo_areas import demo_areas_seed
 from .services import geography_generate, synth_population_write
 
 DEMO_PASSWORD = "mahalle-demo-1404"  # noqa: S105 (printed to the operator on purpose; demo databases only)
@@ -71,7 +72,8 @@ def demo_users_ensure(*, password: str = DEMO_PASSWORD) -> list[dict]:
 def demo_setup(*, persons: int = DEMO_PERSONS, seed: int = DEMO_SEED, progress=None) -> dict:
     """Everything the demo needs, safe to re-run: migrate, geography, population (only into an empty registry),
     users, then four weeks of screening activity ending today (only when no visit is recorded yet; the demo
-    volunteer records the visits of posts without a volunteer of their own). Starts nothing."""
+    volunteer records the visits of posts without a volunteer of their own), then agencies, needs, traced
+    contacts and an aid program (demo_areas). Starts nothing."""
     call_command("migrate", interactive=False, verbosity=0)
     if not OrgUnit.objects.filter(code=COUNTRY_CODE).exists():
         geography_load_reference()
@@ -84,4 +86,11 @@ def demo_setup(*, persons: int = DEMO_PERSONS, seed: int = DEMO_SEED, progress=N
         activity = activity_simulate(
             weeks=DEMO_ACTIVITY_WEEKS, seed=seed, recorder=User.objects.get(username="volunteer")
         )
-    return {"synth": synth, "persons": Person.objects.count(), "users": users, "activity": activity}
+    areas = demo_areas_seed(post=demo_post()) if Person.objects.exists() else None
+    return {
+        "synth": synth,
+        "persons": Person.objects.count(),
+        "users": users,
+        "activity": activity,
+        "areas": areas,
+    }

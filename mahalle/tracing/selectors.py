@@ -1,1 +1,478 @@
-"""Selectors of the tracing area (see ARCHITECTURE.md house conventions)."""
+"""Reads of contact tracing, scoped to the acting user.
+
+Contacts: the user's jurisdiction (the contact's own post and the units above it), plus the contacts assigned to
+the user as tracer and those whose tracing team's unit is inside the user's jurisdiction. Nobody else.
+
+Clusters: a cluster is shown to anyone who may see one of its nodes (a coordinator above a cluster that spans
+posts or counties sees all of it); nodes outside the user's jurisdiction are drawn anonymised (no name, no id).
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Q
+from django.utils import timezone
+
+from mahalle.accounts.selectors import personal_data_paths, user_jurisdiction_units
+from mahalle.cases.models import Case
+from mahalle.core.errors import NotFound
+
+from .models import ChainCase, Contact, ContactFollowUp, Event, EventAttendance, TransmissionLink
+from .services import tracing_setting
+
+
+def _paths_q(paths, field: str) -> Q:
+    query = Q(pk__in=[])
+    for path in paths:
+        query |= Q(**{f"{field}__prefix": path})
+    return query
+
+
+def contacts_visible(*, user):
+    paths = personal_data_paths(user=user)
+    if not paths:
+        return Contact.objects.none()
+    return Contact.objects.filter(
+        _paths_q(paths, "org_path") | Q(assigned_tracer=user) | _paths_q(paths, "tracing_team_path")
+    )
+
+
+def contact_detail(*, user, contact_id) -> Contact:
+    contact = (
+        contacts_visible(user=user)
+        .select_related("person", "case", "case__person", "assigned_tracer", "org_unit")
+        .filter(pk=contact_id)
+        .first()
+    )
+    if contact is None:
+        raise NotFound("contact not found")
+    return contact
+
+
+def contacts_of_case(*, user, case):
+    return (
+        contacts_visible(user=user)
+        .filter(case=case)
+        .select_related("person", "assigned_tracer", "became_case")
+        .order_by("status", "person__last_name", "id")
+    )
+
+
+def events_visible(*, user):
+    return Event.objects.within_any(personal_data_paths(user=user))
+
+
+def _active(user, on: dt.date, mine: bool):
+    contacts = contacts_visible(user=user).filter(
+        status=Contact.Status.CONFIRMED, became_case=None, last_exposure__lte=on, follow_up_end__gte=on
+    )
+    if mine:
+        contacts = contacts.filter(assigned_tracer=user)
+    return contacts.select_related("person", "assigned_tracer")
+
+
+def contacts_to_call(*, user, on: dt.date, mine: bool = False):
+    """Confirmed contacts in follow-up on `on` who have no follow-up that day yet."""
+    done = ContactFollowUp.objects.filter(contact=OuterRef("pk"), date=on)
+    return _active(user, on, mine).exclude(Exists(done)).order_by("follow_up_end", "id")
+
+
+def contacts_unreachable(*, user, on: dt.date, mine: bool = False):
+    """Contacts in follow-up not reached on two days running (the last two days up to `on`)."""
+
+    def unreachable(day):
+        return Exists(
+            ContactFollowUp.objects.filter(
+                contact=OuterRef("pk"), date=day, status=ContactFollowUp.Status.UNREACHABLE
+            )
+        )
+
+    yesterday, before = on - dt.timedelta(days=1), on - dt.timedelta(days=2)
+    return (
+        _active(user, on, mine)
+        .filter((unreachable(on) & unreachable(yesterday)) | (unreachable(yesterday) & unreachable(before)))
+        .order_by("follow_up_end", "id")
+    )
+
+
+def contacts_ending(*, user, on: dt.date, mine: bool = False):
+    """Contacts whose follow-up (and quarantine) ends on `on`."""
+    return _active(user, on, mine).filter(follow_up_end=on).order_by("id")
+
+
+def contacts_to_confirm(*, user, mine: bool = False):
+    contacts = contacts_visible(user=user).filter(status=Contact.Status.LISTED)
+    if mine:
+        contacts = contacts.filter(assigned_tracer=user)
+    return contacts.select_related("person").order_by("created_at", "id")
+
+
+# --- the graph of one cluster -------------------------------------------------------------------------------
+
+
+def _generations(case_ids, parent_of: dict) -> dict:
+    gen: dict = {}
+
+    def depth(case_id):
+        chain, current = [], case_id
+        while current not in gen and current in parent_of and current not in chain:
+            chain.append(current)
+            current = parent_of[current]
+        base = gen.get(current, 0)
+        if current not in gen:
+            gen[current] = 0
+        for step, node in enumerate(reversed(chain), start=1):
+            gen[node] = base + step
+        return gen[case_id]
+
+    for case_id in case_ids:
+        depth(case_id)
+    return gen
+
+
+def cluster_graph(*, user, case_id) -> dict:
+    """The cluster of a case the user may see (else NotFound): nodes (persons and events) with their kind,
+    classification, outcome and generation, and edges (infected, contact, attended). A node outside the user's
+    jurisdiction is anonymised: no name, no id, no post."""
+    paths = personal_data_paths(user=user)
+    case = Case.objects.within_any(paths).select_related("person").filter(pk=case_id).first()
+    if case is None:
+        raise NotFound("case not found")
+    node = ChainCase.objects.filter(case_id=case.pk).first()
+    if node is None:
+        cases = [
+            {
+                "case_id": case.pk,
+                "person_id": case.person_id,
+                "org_path": case.org_path,
+                "case__classification": case.classification,
+                "case__outcome": case.outcome,
+                "new": case.created_at >= timezone.now() - dt.timedelta(days=7),
+                "person__first_name": case.person.first_name,
+                "person__last_name": case.person.last_name,
+            }
+        ]
+        contacts, events, attendances, links, cluster_id = [], [], [], [], None
+    else:
+        cluster_id = node.cluster_id
+        since = timezone.now() - dt.timedelta(days=7)
+        cases = list(
+            ChainCase.objects.filter(cluster_id=cluster_id)
+            .annotate(new=ExpressionWrapper(Q(case__created_at__gte=since), output_field=BooleanField()))
+            .values(
+                "case_id",
+                "person_id",
+                "org_path",
+                "case__classification",
+                "case__outcome",
+                "new",
+                "person__first_name",
+                "person__last_name",
+            )
+        )
+        contacts = list(
+            Contact.objects.filter(cluster_id=cluster_id)
+            .exclude(status=Contact.Status.REMOVED)
+            .order_by()
+            .annotate(new=ExpressionWrapper(Q(created_at__gte=since), output_field=BooleanField()))
+            .values(
+                "case_id",
+                "person_id",
+                "org_path",
+                "setting",
+                "became_case_id",
+                "new",
+                "person__first_name",
+                "person__last_name",
+            )
+        )
+        events = list(
+            Event.objects.filter(cluster_id=cluster_id).values("id", "name", "kind", "date", "org_path")
+        )
+        attendances = list(
+            EventAttendance.objects.filter(cluster_id=cluster_id).values(
+                "event_id", "person_id", "org_path", "case_id", "person__first_name", "person__last_name"
+            )
+        )
+        links = list(
+            TransmissionLink.objects.filter(cluster_id=cluster_id).values("infector_id", "infectee_id")
+        )
+    return _graph(user, paths, case, cluster_id, cases, contacts, events, attendances, links)
+
+
+def _visible(paths, org_path: str) -> bool:
+    return any(org_path.startswith(p) for p in paths)
+
+
+def _graph(user, paths, case, cluster_id, cases, contacts, events, attendances, links) -> dict:
+    seen_paths: dict = {}
+
+    def visible_path(org_path: str) -> bool:
+        if org_path not in seen_paths:
+            seen_paths[org_path] = _visible(paths, org_path)
+        return seen_paths[org_path]
+
+    threshold = tracing_setting("SUPERSPREADING_CASES")
+    person_of_case = {row["case_id"]: row["person_id"] for row in cases}
+    parent_of = {
+        person_of_case[link["infectee_id"]]: person_of_case[link["infector_id"]]
+        for link in links
+        if link["infectee_id"] in person_of_case and link["infector_id"] in person_of_case
+    }
+    persons: dict = {}
+    for row in cases:
+        persons[row["person_id"]] = {
+            "kind": "case",
+            "org_path": row["org_path"],
+            "classification": row["case__classification"],
+            "outcome": row["case__outcome"],
+            "case_id": row["case_id"],
+            "new": bool(row["new"]),
+            "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
+        }
+    for row in contacts:
+        persons.setdefault(
+            row["person_id"],
+            {
+                "kind": "contact",
+                "org_path": row["org_path"],
+                "classification": "",
+                "outcome": "",
+                "case_id": None,
+                "new": bool(row["new"]),
+                "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
+            },
+        )
+    for row in attendances:
+        persons.setdefault(
+            row["person_id"],
+            {
+                "kind": "contact",
+                "org_path": row["org_path"],
+                "classification": "",
+                "outcome": "",
+                "case_id": None,
+                "new": False,
+                "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
+            },
+        )
+    gen = _generations([pid for pid, p in persons.items() if p["kind"] == "case"], parent_of)
+    for row in contacts:
+        index = person_of_case.get(row["case_id"])
+        if index is not None and row["person_id"] not in gen:
+            gen[row["person_id"]] = gen.get(index, 0) + 1
+    event_gen = {}
+    attendees_of = defaultdict(list)
+    for row in attendances:
+        attendees_of[row["event_id"]].append(row)
+    for event in events:
+        case_gens = [
+            gen[r["person_id"]]
+            for r in attendees_of[event["id"]]
+            if persons[r["person_id"]]["kind"] == "case" and r["person_id"] in gen
+        ]
+        event_gen[event["id"]] = max(min(case_gens) - 1, 0) if case_gens else 0  # a row above its cases
+        for r in attendees_of[event["id"]]:
+            gen.setdefault(r["person_id"], event_gen[event["id"]] + 1)
+    keys: dict = {}
+    nodes = []
+    for number, (pid, p) in enumerate(
+        sorted(persons.items(), key=lambda kv: (gen.get(kv[0], 0), str(kv[0]))), 1
+    ):
+        key = f"n{number}"
+        keys[("p", pid)] = key
+        visible = visible_path(p["org_path"])
+        nodes.append(
+            {
+                "key": key,
+                "kind": p["kind"],
+                "classification": p["classification"],
+                "outcome": p["outcome"],
+                "generation": gen.get(pid, 0),
+                "visible": visible,
+                "label": p["name"] if visible else "",
+                "person_id": str(pid) if visible else None,
+                "case_id": str(p["case_id"]) if visible and p["case_id"] else None,
+                "is_index": p["case_id"] == case.pk,
+            }
+        )
+    for number, event in enumerate(events, len(nodes) + 1):
+        key = f"n{number}"
+        keys[("e", event["id"])] = key
+        visible = visible_path(event["org_path"])
+        linked_cases = sum(1 for r in attendees_of[event["id"]] if persons[r["person_id"]]["kind"] == "case")
+        nodes.append(
+            {
+                "key": key,
+                "kind": "event",
+                "classification": "",
+                "outcome": "",
+                "generation": event_gen[event["id"]],
+                "visible": visible,
+                "label": f"{event['name']} ({event['date']})" if visible else "",
+                "person_id": None,
+                "case_id": None,
+                "is_index": False,
+                "event_kind": event["kind"],
+                "linked_cases": linked_cases,
+                "superspreading": linked_cases >= threshold,
+            }
+        )
+    edges = []
+    for child, parent in parent_of.items():
+        edges.append({"source": keys[("p", parent)], "target": keys[("p", child)], "kind": "infected"})
+    for row in contacts:
+        index = person_of_case.get(row["case_id"])
+        if index is not None and index != row["person_id"]:
+            edges.append(
+                {
+                    "source": keys[("p", index)],
+                    "target": keys[("p", row["person_id"])],
+                    "kind": "contact",
+                    "setting": row["setting"],
+                }
+            )
+    for row in attendances:
+        edges.append(
+            {
+                "source": keys[("e", row["event_id"])],
+                "target": keys[("p", row["person_id"])],
+                "kind": "attended",
+            }
+        )
+    driving = Counter(row["setting"] for row in contacts if row["became_case_id"])
+    stats = {
+        "size": len(nodes),
+        "cases": sum(1 for p in persons.values() if p["kind"] == "case"),
+        "contacts": sum(1 for p in persons.values() if p["kind"] == "contact"),
+        "events": len(events),
+        "growth_7d": sum(1 for p in persons.values() if p["new"]),
+        "generations": (max(gen.values()) + 1) if gen else 1,
+        "settings": dict(Counter(row["setting"] for row in contacts)),
+        "settings_driving": dict(driving),
+        "superspreading_events": sum(1 for n in nodes if n.get("superspreading")),
+    }
+    return {
+        "cluster_id": str(cluster_id) if cluster_id else None,
+        "stats": stats,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+# --- clusters of an org unit, with their statistics ---------------------------------------------------------
+
+
+def org_unit_for_clusters(*, user, code: str):
+    """An org unit inside the user's jurisdiction (any role: the statistics are aggregates), else NotFound."""
+    from mahalle.geo.models import OrgUnit
+
+    unit = OrgUnit.objects.filter(code=(code or "").strip()).first()
+    if unit is None or not any(unit.path.startswith(u.path) for u in user_jurisdiction_units(user=user)):
+        raise NotFound("org unit not found")
+    return unit
+
+
+def clusters_in_unit(*, user, unit, limit: int = 50) -> dict:
+    """Clusters with records in the unit's subtree, largest first, with their statistics counted inside the
+    subtree: cases, contacts (not yet cases), events, attendees, size (cases + contacts + events), growth in
+    the last 7 days, generations, the exposure settings of contacts who became cases (what drives them), the
+    posts it spans, and superspreading events (≥ MAHALLE_TRACING["SUPERSPREADING_CASES"] linked cases)."""
+    path = unit.path
+    since = timezone.now() - dt.timedelta(days=7)
+    threshold = tracing_setting("SUPERSPREADING_CASES")
+    stats: dict = defaultdict(lambda: Counter())
+    for row in (
+        ChainCase.objects.filter(org_path__prefix=path)
+        .values("cluster_id")
+        .annotate(n=Count("pk"), new=Count("pk", filter=Q(created_at__gte=since)))
+    ):
+        stats[row["cluster_id"]].update(cases=row["n"], growth_7d=row["new"])
+    for row in (
+        Contact.objects.filter(org_path__prefix=path, became_case=None)
+        .exclude(status=Contact.Status.REMOVED)
+        .values("cluster_id")
+        .annotate(n=Count("pk"), new=Count("pk", filter=Q(created_at__gte=since)))
+    ):
+        stats[row["cluster_id"]].update(contacts=row["n"], growth_7d=row["new"])
+    for row in Event.objects.filter(org_path__prefix=path).values("cluster_id").annotate(n=Count("pk")):
+        stats[row["cluster_id"]].update(events=row["n"])
+    for row in (
+        EventAttendance.objects.filter(org_path__prefix=path).values("cluster_id").annotate(n=Count("pk"))
+    ):
+        stats[row["cluster_id"]].update(attendees=row["n"])
+    for cid in [cid for cid, c in stats.items() if not (c["cases"] or c["contacts"] or c["attendees"])]:
+        del stats[cid]  # an event nobody is linked to yet is not a cluster
+    for counter in stats.values():
+        counter["size"] = counter["cases"] + counter["contacts"] + counter["events"]
+    ranked = sorted(stats.items(), key=lambda kv: (-kv[1]["size"], str(kv[0])))
+    top = ranked[:limit]
+    top_ids = [cid for cid, _ in top]
+    # generations: stored on each case (maintained when a link is recorded)
+    generations = dict(
+        ChainCase.objects.filter(cluster_id__in=top_ids)
+        .values("cluster_id")
+        .annotate(g=Max("generation"))
+        .values_list("cluster_id", "g")
+    )
+    driving = defaultdict(Counter)
+    for cid, setting, n in (
+        Contact.objects.filter(cluster_id__in=top_ids, org_path__prefix=path)
+        .exclude(became_case=None)
+        .values_list("cluster_id", "setting")
+        .annotate(n=Count("pk"))
+    ):
+        driving[cid][setting] += n
+    spans: dict = defaultdict(set)
+    for cid, org_path in (
+        ChainCase.objects.filter(cluster_id__in=top_ids)
+        .order_by()
+        .values_list("cluster_id", "org_path")
+        .distinct()
+    ):
+        spans[cid].add(org_path)
+    superspreading = defaultdict(list)
+    for event_id, cid, name, date, n in (
+        EventAttendance.objects.filter(cluster_id__in=top_ids)
+        .exclude(case=None)
+        .values_list("event_id", "cluster_id", "event__name", "event__date")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=threshold)
+    ):
+        superspreading[cid].append({"event_id": str(event_id), "name": name, "date": date, "linked_cases": n})
+    example_case: dict = {}
+    personal = personal_data_paths(user=user)
+    if personal:
+        for cid in top_ids:  # one indexed lookup each: any case of the cluster the user may open
+            case_id = (
+                ChainCase.objects.filter(cluster_id=cid)
+                .filter(_paths_q(personal, "org_path"))
+                .order_by()
+                .values_list("case_id", flat=True)[:1]
+            )
+            for found in case_id:
+                example_case[cid] = str(found)
+    clusters = [
+        {
+            "cluster_id": str(cid),
+            "size": c["size"],
+            "cases": c["cases"],
+            "contacts": c["contacts"],
+            "events": c["events"],
+            "attendees": c["attendees"],
+            "growth_7d": c["growth_7d"],
+            "generations": (generations.get(cid) or 0) + 1,
+            "settings_driving": dict(driving.get(cid, {})),
+            "posts": len(spans.get(cid, ())),
+            "superspreading_events": superspreading.get(cid, []),
+            "case_id": example_case.get(cid),
+        }
+        for cid, c in top
+    ]
+    return {
+        "org_unit": unit.code,
+        "clusters_total": len(stats),
+        "cases_in_clusters": sum(c["cases"] for c in stats.values()),
+        "contacts": sum(c["contacts"] for c in stats.values()),
+        "clusters": clusters,
+    }

@@ -75,7 +75,7 @@ NAV_AREAS = [
 ]
 
 # Areas made of personal records only; roles without personal data access do not see them.
-PERSONAL_AREAS = frozenset({"registry"})
+PERSONAL_AREAS = frozenset({"registry", "needs"})
 # Areas only some roles may open; the others do not see them in the navigation.
 AREA_ROLES = {"analytics": REPORT_ROLES}
 
