@@ -25,9 +25,8 @@ import random
 import sys
 import time
 import uuid
-from pathlib import Path
 
-from common import ROOT, django_setup, drop_database, fresh_database, machine
+from common import django_setup, drop_database, machine, scratch_database
 
 PG_URL = os.environ.get("BENCH_AID_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_aid")
 
@@ -178,15 +177,7 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    if args.postgres:
-        fresh_database(PG_URL)
-        url = PG_URL
-    else:
-        path = Path(ROOT) / "var" / "bench" / "aid_entitlements.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
+    url = scratch_database(name="aid_entitlements", postgres_url=PG_URL if args.postgres else None)
     django_setup(url)
     try:
         result = run(args.households, args.posts)

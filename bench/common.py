@@ -159,3 +159,16 @@ def stop_server(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(timeout=15)
+
+
+def scratch_database(*, name: str, postgres_url: str | None) -> str:
+    """A fresh, empty database for one benchmark run: `postgres_url` dropped and created again, or (None) the
+    SQLite file var/bench/<name>.sqlite3 removed with its WAL files. Returns its DATABASE_URL."""
+    if postgres_url:
+        fresh_database(postgres_url)
+        return postgres_url
+    path = Path(ROOT) / "var" / "bench" / f"{name}.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"

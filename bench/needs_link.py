@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import ROOT, django_setup, drop_database, fresh_database, machine
+from common import django_setup, drop_database, machine, scratch_database
 
 PG_URL = os.environ.get(
     "BENCH_NEEDS_LINK_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_needs_link"
@@ -242,15 +242,7 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-    if args.postgres:
-        fresh_database(PG_URL)
-        url = PG_URL
-    else:
-        path = Path(ROOT) / "var" / "bench" / "needs_link.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
+    url = scratch_database(name="needs_link", postgres_url=PG_URL if args.postgres else None)
     django_setup(url)
     try:
         result = run(args.registry, args.list, args.posts)

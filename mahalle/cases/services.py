@@ -24,7 +24,7 @@ from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES, Role
 from mahalle.accounts.selectors import org_unit_in_jurisdiction, personal_data_paths
 from mahalle.analytics.tasks import rt_refresh_after_commit
 from mahalle.audit.services import audit_record, audit_record_many
-from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult
+from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult, item_id_settled
 from mahalle.core.dates import InvalidDate, parse_date
 from mahalle.core.errors import DomainError, PermissionDenied, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
@@ -1028,22 +1028,16 @@ def follow_ups_record(*, actor, items: list[dict]) -> list:
     seen_ids: set = set()
     for index, item in enumerate(items):
         result, fid = results[index], ids[index]
-        if fid is None:
-            result.status, result.errors = INVALID, [field_error("id", "must be a UUID")]
+        if item_id_settled(
+            result,
+            fid,
+            existing=existing,
+            seen=seen_ids,
+            what="follow-up",
+            same=lambda prior, item=item: str(prior.isolation_id) == str(item.get("isolation_id"))
+            and prior.date == _as_date(item.get("date"), "date", []),
+        ):
             continue
-        prior = existing.get(fid)
-        if prior is not None:
-            same = str(prior.isolation_id) == str(item.get("isolation_id")) and prior.date == _as_date(
-                item.get("date"), "date", []
-            )
-            result.status = EXISTS if same else CONFLICT
-            if not same:
-                result.errors = [field_error("id", "this id was already used for another follow-up")]
-            continue
-        if fid in seen_ids:
-            result.status, result.errors = INVALID, [field_error("id", "appears twice in this batch")]
-            continue
-        seen_ids.add(fid)
         try:
             isolation = isolations.get(uuid.UUID(str(item.get("isolation_id"))))
         except ValueError:

@@ -26,7 +26,7 @@ from mahalle.accounts.selectors import personal_data_paths
 from mahalle.audit.services import audit_record, audit_record_many
 from mahalle.cases.models import Case, Classification, TestOrder
 from mahalle.cases.services import CASE_ROLES, Conflict, test_order_create
-from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult
+from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult, item_id_settled
 from mahalle.core.dates import InvalidDate, parse_date
 from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile, normalize_national_code
@@ -817,22 +817,16 @@ def contact_follow_ups_record(*, actor, items: list[dict]) -> list[ItemResult]:
     seen: set = set()
     for index, item in enumerate(items):
         result, fid = results[index], ids[index]
-        if fid is None:
-            result.status, result.errors = INVALID, [field_error("id", "must be a UUID")]
+        if item_id_settled(
+            result,
+            fid,
+            existing=existing,
+            seen=seen,
+            what="follow-up",
+            same=lambda prior, item=item: str(prior.contact_id) == str(item.get("contact_id"))
+            and prior.date == _parse_day(item.get("date"), "date", []),
+        ):
             continue
-        prior = existing.get(fid)
-        if prior is not None:
-            same = str(prior.contact_id) == str(item.get("contact_id")) and prior.date == _parse_day(
-                item.get("date"), "date", []
-            )
-            result.status = EXISTS if same else CONFLICT
-            if not same:
-                result.errors = [field_error("id", "this id was already used for another follow-up")]
-            continue
-        if fid in seen:
-            result.status, result.errors = INVALID, [field_error("id", "appears twice in this batch")]
-            continue
-        seen.add(fid)
         try:
             contact = contacts.get(uuid.UUID(str(item.get("contact_id"))))
         except ValueError:
