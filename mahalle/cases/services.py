@@ -529,8 +529,8 @@ def _case_apply_results(*, actor, order: TestOrder, why: str, allow_downgrade=Fa
     discards = current == Classification.SUSPECTED and classification == Classification.DISCARDED
     if classification != current and (moves_up or discards or allow_downgrade):
         _case_change(actor=actor, case=case, field="classification", new=classification, reason=reason)
-    if classification == Classification.CONFIRMED:
-        _tracing_case_created(actor=actor, case=case)
+        if classification == Classification.CONFIRMED:
+            _tracing_case_created(actor=actor, case=case)
     return case
 
 
@@ -613,6 +613,8 @@ def case_classification_change(*, actor, case: Case, classification: str, reason
             [field_error("classification", "reopening this case would give the person two open cases")],
         )
     _case_change(actor=actor, case=case, field="classification", new=classification, reason=reason)
+    if classification == Classification.CONFIRMED:
+        _tracing_case_created(actor=actor, case=case)
     return case
 
 

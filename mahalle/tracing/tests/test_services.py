@@ -430,3 +430,14 @@ def test_a_positive_lab_result_links_the_contact_through_the_cases_hook(supervis
     contact.refresh_from_db()
     assert contact.became_case is not None and contact.became_case.person == member
     assert TransmissionLink.objects.get().infectee == contact.became_case
+
+
+def test_confirming_a_suspected_case_by_hand_lists_its_household(supervisor, people):
+    from mahalle.cases.services import case_classification_change
+
+    case = case_for(people["post_a1"], classification="suspected", onset_date=days(2))
+    wife = member_of(case.person)
+    assert not Contact.objects.exists()
+    case_classification_change(actor=supervisor, case=case, classification="confirmed", reason="PCR by phone")
+    assert list(Contact.objects.values_list("person_id", "source")) == [(wife.pk, "household")]
+    assert ChainCase.objects.get().case_id == case.pk
