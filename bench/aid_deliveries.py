@@ -30,6 +30,7 @@ import time
 import uuid
 
 from common import (
+    bench_org_tree,
     django_setup,
     drop_database,
     free_port,
@@ -60,11 +61,8 @@ def prepare(posts: int, households: int) -> dict:
     from mahalle.registry.models import Household
 
     call_command("migrate", verbosity=0)
-    parent = None
-    for level, code in enumerate(["IR", "P01", "C0101", "D010101", "N01010101"]):
-        parent = OrgUnit.objects.create(
-            code=code, level=level, name_fa=code, parent=parent, path=OrgUnit.build_path(parent, code)
-        )
+    bench_org_tree(0)
+    parent = OrgUnit.objects.get(code="N01010101")
     password = uuid.uuid4().hex
     admin = user_create(
         actor=None,

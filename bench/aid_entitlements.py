@@ -26,7 +26,7 @@ import sys
 import time
 import uuid
 
-from common import django_setup, drop_database, machine, scratch_database
+from common import bench_org_tree, django_setup, drop_database, machine, scratch_database
 
 PG_URL = os.environ.get("BENCH_AID_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_aid")
 
@@ -42,21 +42,7 @@ def populate(households: int, posts: int, seed: int = 1) -> dict:
     call_command("migrate", verbosity=0)
     rng = random.Random(seed)
     started = time.perf_counter()
-    parent = None
-    for level, code in enumerate(["IR", "P01", "C0101", "D010101", "N01010101"]):
-        parent = OrgUnit.objects.create(
-            code=code, level=level, name_fa=code, parent=parent, path=OrgUnit.build_path(parent, code)
-        )
-    units = [
-        OrgUnit.objects.create(
-            code=f"S{i:05d}",
-            level=5,
-            name_fa=f"S{i}",
-            parent=parent,
-            path=OrgUnit.build_path(parent, f"S{i:05d}"),
-        )
-        for i in range(posts)
-    ]
+    units = bench_org_tree(posts)
     batch = 20000
     today = dt.date(2026, 11, 1)
     for start in range(0, households, batch):

@@ -172,3 +172,25 @@ def scratch_database(*, name: str, postgres_url: str | None) -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
+
+
+def bench_org_tree(posts: int) -> list:
+    """A country → province → county → district → neighborhood chain (IR, P01, C0101, D010101, N01010101) and
+    `posts` health posts under the neighborhood (S00000, S00001, …). Returns the posts."""
+    from mahalle.geo.models import OrgUnit
+
+    parent = None
+    for level, code in enumerate(["IR", "P01", "C0101", "D010101", "N01010101"]):
+        parent = OrgUnit.objects.create(
+            code=code, level=level, name_fa=code, parent=parent, path=OrgUnit.build_path(parent, code)
+        )
+    return [
+        OrgUnit.objects.create(
+            code=f"S{i:05d}",
+            level=5,
+            name_fa=f"S{i}",
+            parent=parent,
+            path=OrgUnit.build_path(parent, f"S{i:05d}"),
+        )
+        for i in range(posts)
+    ]

@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import django_setup, drop_database, machine, scratch_database
+from common import bench_org_tree, django_setup, drop_database, machine, scratch_database
 
 PG_URL = os.environ.get(
     "BENCH_NEEDS_LINK_PG_URL", "postgres://postgres@127.0.0.1:5432/mahalle_bench_needs_link"
@@ -76,25 +76,7 @@ def populate(registry: int, posts: int, rng) -> tuple:
     from mahalle.registry.services import person_keys
 
     call_command("migrate", verbosity=0)
-    parent = None
-    for level, code in enumerate(["IR", "P01", "C0101", "D010101", "N01010101"]):
-        parent = OrgUnit.objects.create(
-            code=code,
-            level=level,
-            name_fa=f"واحد {code}",
-            parent=parent,
-            path=OrgUnit.build_path(parent, code),
-        )
-    units = [
-        OrgUnit.objects.create(
-            code=f"S{i:05d}",
-            level=5,
-            name_fa=f"S{i}",
-            parent=parent,
-            path=OrgUnit.build_path(parent, f"S{i:05d}"),
-        )
-        for i in range(posts)
-    ]
+    units = bench_org_tree(posts)
     user = User.objects.create(username="bench", role=Role.NATIONAL_COORDINATOR)
     user.org_units.set([OrgUnit.objects.get(code="IR")])
     agency = Agency.objects.create(code="relief", name="کمیته امداد", kind="relief_committee")

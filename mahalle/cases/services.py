@@ -11,7 +11,6 @@ Who may do what (jurisdiction always applies on top: a record outside the actor'
 - record daily follow-ups: every role that may write personal data (field volunteers included).
 """
 
-import contextlib
 import datetime as dt
 import uuid
 
@@ -24,7 +23,16 @@ from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES, Role
 from mahalle.accounts.selectors import org_unit_in_jurisdiction, personal_data_paths
 from mahalle.analytics.tasks import rt_refresh_after_commit
 from mahalle.audit.services import audit_record, audit_record_many
-from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult, item_id_settled
+from mahalle.core.batch import (
+    CONFLICT,
+    CREATED,
+    EXISTS,
+    INVALID,
+    RETRY,
+    ItemResult,
+    item_id_settled,
+    uuid_or_none,
+)
 from mahalle.core.dates import InvalidDate, parse_date
 from mahalle.core.errors import DomainError, PermissionDenied, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
@@ -1006,17 +1014,9 @@ def follow_ups_record(*, actor, items: list[dict]) -> list:
     from mahalle.screening.services import NEED_KINDS  # screening imports this module at load time
 
     results = [ItemResult(id=str(item.get("id"))) for item in items]
-    ids: list = []
-    for item in items:
-        try:
-            ids.append(uuid.UUID(str(item.get("id"))))
-        except ValueError:
-            ids.append(None)
+    ids = [uuid_or_none(item.get("id")) for item in items]
     existing = {f.pk: f for f in FollowUp.objects.filter(pk__in=[i for i in ids if i])}
-    isolation_ids = set()
-    for item in items:
-        with contextlib.suppress(ValueError):
-            isolation_ids.add(uuid.UUID(str(item.get("isolation_id"))))
+    isolation_ids = {uuid_or_none(item.get("isolation_id")) for item in items} - {None}
     isolations = {
         i.pk: i
         for i in Isolation.objects.within_any(personal_data_paths(user=actor))

@@ -1,5 +1,6 @@
 """The answer to one item of a phone's batch (visits, follow-ups): what became of it and why."""
 
+import uuid
 from dataclasses import dataclass, field
 
 from .errors import field_error
@@ -14,6 +15,14 @@ class ItemResult:
     errors: list[dict] = field(default_factory=list)
     referrals: int = 0
     urgent: int = 0
+
+
+def uuid_or_none(value) -> uuid.UUID | None:
+    """A client's id as a UUID, or None when it is not one (the item is then answered "invalid")."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def item_id_settled(result: ItemResult, item_id, *, existing: dict, seen: set, same, what: str) -> bool:

@@ -33,10 +33,11 @@ _CHAR_MAP = {
     "\u200b": ZWNJ,  # zero-width space is used as a ZWNJ by some keyboards
     "\u00ac": ZWNJ,  # NOT SIGN is what a ZWNJ becomes through some Windows-1256 round trips
 }
-# Persian (۰-۹) and Arabic-Indic (٠-٩) digits to ASCII.
-for _i in range(10):
-    _CHAR_MAP[chr(0x06F0 + _i)] = str(_i)
-    _CHAR_MAP[chr(0x0660 + _i)] = str(_i)
+# Persian (۰-۹) and Arabic-Indic (٠-٩) digits to ASCII; the table alone serves code that only needs digits
+# (vectorised `str.translate` over a column of national codes, say).
+_DIGITS = {chr(0x06F0 + i): str(i) for i in range(10)} | {chr(0x0660 + i): str(i) for i in range(10)}
+DIGITS_TO_ASCII = str.maketrans(_DIGITS)
+_CHAR_MAP |= _DIGITS
 _TRANSLATE = str.maketrans(_CHAR_MAP)
 _DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed]")  # harakat, superscript alef, Quranic marks
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")

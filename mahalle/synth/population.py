@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from faker.providers.person.fa_IR import Provider as FaIrNames
 
+from mahalle.core.names import COMMON_FEMALE_NAMES, COMMON_MALE_NAMES
 from mahalle.core.persian import normalize_text
 
 REFERENCE_DATE = dt.date(2026, 1, 1)  # ages are drawn as of this day, so output does not depend on today
@@ -33,55 +34,8 @@ RELATION_VALUES = np.array(["head", "spouse", "child", "parent"], dtype=object)
 SEX_VALUES = np.array(["M", "F"], dtype=object)
 MALE, FEMALE = 0, 1
 
-# Very common names first (they get the largest Zipf weights), then Faker's fa_IR lists.
-COMMON_MALE = [
-    "محمد",
-    "علی",
-    "حسین",
-    "رضا",
-    "مهدی",
-    "حسن",
-    "امیر",
-    "ابوالفضل",
-    "محمدرضا",
-    "علیرضا",
-    "امیرحسین",
-    "مصطفی",
-    "احمد",
-    "سعید",
-    "جواد",
-    "مجید",
-    "حمید",
-    "عباس",
-    "محسن",
-    "یوسف",
-    "اکبر",
-    "قاسم",
-    "ابراهیم",
-    "اسماعیل",
-]
-COMMON_FEMALE = [
-    "فاطمه",
-    "زهرا",
-    "مریم",
-    "زینب",
-    "معصومه",
-    "سمیه",
-    "نرگس",
-    "الهام",
-    "لیلا",
-    "سکینه",
-    "طاهره",
-    "اعظم",
-    "مهسا",
-    "سارا",
-    "منیره",
-    "فرشته",
-    "مرضیه",
-    "کبری",
-    "صغری",
-    "اکرم",
-]
+# Very common names first (they get the largest Zipf weights; the given names are in core/names.py), then
+# Faker's fa_IR lists.
 COMMON_LAST = [
     "محمدی",
     "حسینی",
@@ -163,8 +117,8 @@ def _name_list(common: list[str], faker_names) -> tuple[np.ndarray, np.ndarray]:
     return np.array(names, dtype=object), np.cumsum(weights) / weights.sum()
 
 
-MALE_NAMES, MALE_CDF = _name_list(COMMON_MALE, FaIrNames.first_names_male)
-FEMALE_NAMES, FEMALE_CDF = _name_list(COMMON_FEMALE, FaIrNames.first_names_female)
+MALE_NAMES, MALE_CDF = _name_list(COMMON_MALE_NAMES, FaIrNames.first_names_male)
+FEMALE_NAMES, FEMALE_CDF = _name_list(COMMON_FEMALE_NAMES, FaIrNames.first_names_female)
 LAST_NAMES, LAST_CDF = _name_list(COMMON_LAST, FaIrNames.last_names)
 
 

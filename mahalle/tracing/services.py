@@ -12,7 +12,6 @@ Quarantine: a confirmed contact is in quarantine at home from confirmation until
 (not cases.Isolation: see docs/tracing.md, "Quarantine").
 """
 
-import contextlib
 import datetime as dt
 import uuid
 
@@ -26,7 +25,16 @@ from mahalle.accounts.selectors import personal_data_paths
 from mahalle.audit.services import audit_record, audit_record_many
 from mahalle.cases.models import Case, Classification, TestOrder
 from mahalle.cases.services import CASE_ROLES, Conflict, test_order_create
-from mahalle.core.batch import CONFLICT, CREATED, EXISTS, INVALID, RETRY, ItemResult, item_id_settled
+from mahalle.core.batch import (
+    CONFLICT,
+    CREATED,
+    EXISTS,
+    INVALID,
+    RETRY,
+    ItemResult,
+    item_id_settled,
+    uuid_or_none,
+)
 from mahalle.core.dates import InvalidDate, parse_date
 from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
 from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile, normalize_national_code
@@ -797,17 +805,9 @@ def contact_follow_ups_record(*, actor, items: list[dict]) -> list[ItemResult]:
     Symptoms refer the contact for a test (`referrals` counts them)."""
     _require(actor, TRACING_ROLES, "your role may not record follow-ups")
     results = [ItemResult(id=str(item.get("id"))) for item in items]
-    ids: list = []
-    for item in items:
-        try:
-            ids.append(uuid.UUID(str(item.get("id"))))
-        except ValueError:
-            ids.append(None)
+    ids = [uuid_or_none(item.get("id")) for item in items]
     existing = {f.pk: f for f in ContactFollowUp.objects.filter(pk__in=[i for i in ids if i])}
-    contact_ids = set()
-    for item in items:
-        with contextlib.suppress(ValueError):
-            contact_ids.add(uuid.UUID(str(item.get("contact_id"))))
+    contact_ids = {uuid_or_none(item.get("contact_id")) for item in items} - {None}
     from .selectors import contacts_visible  # selectors import this module's helpers
 
     contacts = {c.pk: c for c in contacts_visible(user=actor).filter(pk__in=contact_ids)}

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from mahalle.core.dates import InvalidDate, parse_date
-from mahalle.core.persian import normalize_text, search_key
+from mahalle.core.names import COMMON_FEMALE_NAMES, COMMON_MALE_NAMES
+from mahalle.core.persian import DIGITS_TO_ASCII, normalize_text, search_key
 
 RECORD_COLUMNS = [
     "record_id",
@@ -97,61 +98,10 @@ _KEY_FOLD = str.maketrans({"آ": "ا", "أ": "ا", "إ": "ا", "ٱ": "ا", "ؤ":
 _SKELETON_DROP = str.maketrans({"ا": "", "و": "", "ی": "", "ه": "", "ع": "", "ء": ""})
 _NON_LETTER = re.compile(r"[^\w]", re.UNICODE)
 _DIGITS_ONLY = re.compile(r"\D")
-_TRANSLATE_DIGITS = str.maketrans(
-    {chr(0x06F0 + i): str(i) for i in range(10)} | {chr(0x0660 + i): str(i) for i in range(10)}
-)
 
 
-# Very common given names (the faker list below misses some of them).
-COMMON_FIRST_NAMES = [
-    "محمد",
-    "علی",
-    "حسین",
-    "رضا",
-    "مهدی",
-    "حسن",
-    "امیر",
-    "ابوالفضل",
-    "محمدرضا",
-    "علیرضا",
-    "امیرحسین",
-    "مصطفی",
-    "احمد",
-    "سعید",
-    "جواد",
-    "مجید",
-    "حمید",
-    "عباس",
-    "محسن",
-    "یوسف",
-    "اکبر",
-    "قاسم",
-    "ابراهیم",
-    "اسماعیل",
-    "هادی",
-    "هاشم",
-    "مرتضی",
-    "فاطمه",
-    "زهرا",
-    "مریم",
-    "زینب",
-    "معصومه",
-    "سمیه",
-    "نرگس",
-    "الهام",
-    "لیلا",
-    "سکینه",
-    "طاهره",
-    "اعظم",
-    "مهسا",
-    "سارا",
-    "منیره",
-    "فرشته",
-    "مرضیه",
-    "کبری",
-    "صغری",
-    "اکرم",
-]
+# Very common given names (Faker's lists below miss some of them).
+COMMON_FIRST_NAMES = [*COMMON_MALE_NAMES, "هادی", "هاشم", "مرتضی", *COMMON_FEMALE_NAMES]
 
 
 def _known_first_names() -> frozenset[str]:
@@ -232,7 +182,7 @@ def _day(year: int, month: int, day: int) -> tuple[str | None, int | None, int |
 
 def birth_parts(value: object) -> tuple[str | None, int | None, int | None, str | None]:
     """(iso date or None, Gregorian year, Jalali year, precision) of a birth date in any accepted form."""
-    text = str(value).translate(_TRANSLATE_DIGITS).strip() if value is not None else ""
+    text = str(value).translate(DIGITS_TO_ASCII).strip() if value is not None else ""
     match = _YMD.match(text)
     if match:  # the common case, without the general parser
         return _day(*(int(g) for g in match.groups()))
@@ -262,7 +212,7 @@ def national_code_parts(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     digits = (
         series.fillna("")
         .astype(str)
-        .str.translate(_TRANSLATE_DIGITS)
+        .str.translate(DIGITS_TO_ASCII)
         .str.replace(_DIGITS_ONLY, "", regex=True)
     )
     short = digits.str.len().isin([8, 9])
@@ -284,7 +234,7 @@ def mobile_parts(series: pd.Series) -> pd.Series:
     digits = (
         series.fillna("")
         .astype(str)
-        .str.translate(_TRANSLATE_DIGITS)
+        .str.translate(DIGITS_TO_ASCII)
         .str.replace(_DIGITS_ONLY, "", regex=True)
     )
     n = digits.str.len()
