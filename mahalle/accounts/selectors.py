@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 
+from mahalle.core.errors import PermissionDenied
 from mahalle.geo.models import OrgUnit
 
 from .models import ApiToken, User
@@ -27,6 +28,12 @@ def personal_data_paths(*, user: User) -> list[str]:
     if not user.is_authenticated or not user.can_read_personal_data:
         return []
     return [unit.path for unit in user_jurisdiction_units(user=user)]
+
+
+def require_personal_data(*, user: User) -> None:
+    """Refuse (403) a role without personal data (the analyst) before any personal record is looked up."""
+    if not user.can_read_personal_data:
+        raise PermissionDenied("your role does not give access to personal records")
 
 
 def org_unit_in_jurisdiction(*, user: User, unit: OrgUnit) -> bool:

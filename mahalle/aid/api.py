@@ -12,7 +12,8 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from mahalle.accounts.selectors import require_personal_data
+from mahalle.core.errors import ValidationFailed, field_error, first_or_not_found
 from mahalle.geo.models import OrgUnit
 from mahalle.needs.models import Agency
 from mahalle.registry.selectors import persons_visible
@@ -40,18 +41,6 @@ from .schemas import (
 )
 
 router = Router(tags=["aid"])
-
-
-def _require_personal_data(user) -> None:
-    if not user.can_read_personal_data:
-        raise PermissionDenied("your role does not give access to personal records")
-
-
-def _one(queryset, pk, what: str):
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise NotFound(f"{what} not found")
-    return found
 
 
 def _by_code(model, code, field: str, what: str, queryset=None):
@@ -107,7 +96,7 @@ def program_post(request, payload: ProgramIn):
 
 
 def _cycle(request, cycle_id: int):
-    return _one(selectors.cycles_visible(user=request.user), cycle_id, "cycle")
+    return first_or_not_found(selectors.cycles_visible(user=request.user), cycle_id, "cycle")
 
 
 def _cycle_out(request, cycle) -> dict:
@@ -151,7 +140,7 @@ def cycle_approve(request, cycle_id: int):
 )
 @paginate(Page)
 def entitlements_list(request, cycle_id: int, flagged: bool = False):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     cycle = _cycle(request, cycle_id)
     rows = selectors.entitlements_visible(user=request.user).filter(cycle=cycle)
     if flagged:
@@ -164,7 +153,7 @@ def entitlements_list(request, cycle_id: int, flagged: bool = False):
 )
 @paginate(Page)
 def entitlements_due(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return [_entitlement_out(e) for e in selectors.entitlements_to_deliver(user=request.user).order_by("id")]
 
 
@@ -172,8 +161,8 @@ def entitlements_due(request):
     "/entitlements/{entitlement_id}/decision", response=EntitlementOut, summary="Keep or drop a flag"
 )
 def entitlement_decision(request, entitlement_id: int, payload: DecisionIn):
-    _require_personal_data(request.user)
-    entitlement = _one(selectors.entitlements_visible(user=request.user), entitlement_id, "entitlement")
+    require_personal_data(user=request.user)
+    entitlement = first_or_not_found(selectors.entitlements_visible(user=request.user), entitlement_id, "entitlement")
     entitlement = services.entitlement_decide(actor=request.user, entitlement=entitlement, **payload.dict())
     return _entitlement_out(entitlement)
 
@@ -182,8 +171,8 @@ def entitlement_decision(request, entitlement_id: int, payload: DecisionIn):
     "/entitlements/{entitlement_id}/code", response=CodeSentOut, summary="Send a one-time delivery code"
 )
 def entitlement_code(request, entitlement_id: int):
-    _require_personal_data(request.user)
-    entitlement = _one(selectors.entitlements_visible(user=request.user), entitlement_id, "entitlement")
+    require_personal_data(user=request.user)
+    entitlement = first_or_not_found(selectors.entitlements_visible(user=request.user), entitlement_id, "entitlement")
     return services.delivery_code_send(actor=request.user, entitlement=entitlement)
 
 
@@ -191,8 +180,8 @@ def entitlement_code(request, entitlement_id: int):
 def delivery_post(request, payload: DeliveryIn):
     """201 when recorded, 200 when the same delivery id arrives again; 409 when the entitlement was delivered
     already (another id) or the post's stock is short; 404 outside your area."""
-    _require_personal_data(request.user)
-    entitlement = _one(
+    require_personal_data(user=request.user)
+    entitlement = first_or_not_found(
         selectors.entitlements_visible(user=request.user), payload.entitlement_id, "entitlement"
     )
     delivery, created = services.delivery_record(
@@ -283,7 +272,7 @@ def _loan_out(loan) -> dict:
 @router.get("/loans", response=list[LoanOut], summary="Equipment lent now (who has which unit)")
 @paginate(Page)
 def loans_list(request, overdue: bool = False):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     loans = selectors.loans_overdue(user=request.user) if overdue else selectors.loans_open(user=request.user)
     return [_loan_out(loan) for loan in loans.order_by("due_on", "id")]
 
@@ -291,8 +280,8 @@ def loans_list(request, overdue: bool = False):
 @router.post("/loans", response={201: LoanOut}, summary="Lend a unit to a patient at home")
 def loan_post(request, payload: LoanIn):
     user = request.user
-    _require_personal_data(user)
-    person = _one(persons_visible(user=user), payload.person_id, "person")
+    require_personal_data(user=user)
+    person = first_or_not_found(persons_visible(user=user), payload.person_id, "person")
     unit = selectors.equipment_units_visible(user=user).filter(serial=payload.serial.strip().upper()).first()
     if unit is None:
         raise ValidationFailed(
@@ -306,8 +295,8 @@ def loan_post(request, payload: LoanIn):
     "/loans/{uuid:loan_id}/return", response=LoanOut, summary="Take a unit back (it goes to cleaning)"
 )
 def loan_return(request, loan_id, payload: ReturnIn):
-    _require_personal_data(request.user)
-    loan = _one(selectors.loans_visible(user=request.user), loan_id, "loan")
+    require_personal_data(user=request.user)
+    loan = first_or_not_found(selectors.loans_visible(user=request.user), loan_id, "loan")
     return _loan_out(services.loan_return(actor=request.user, loan=loan, on=payload.on))
 
 
@@ -316,7 +305,7 @@ def loan_return(request, loan_id, payload: ReturnIn):
 
 @router.get("/cycles/{cycle_id}/payments", summary="Payment instructions for the paying agency (CSV or XLSX)")
 def payments_export(request, cycle_id: int, format: str = "csv"):  # noqa: A002 - the query parameter's name
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     cycle = _cycle(request, cycle_id)
     rows = services.payments_export_rows(actor=request.user, cycle=cycle)
     name = f"payments-{cycle.program.code}-{cycle.number}"
@@ -336,7 +325,7 @@ def payments_export(request, cycle_id: int, format: str = "csv"):  # noqa: A002 
     "/cycles/{cycle_id}/payment-results", response=BatchOut, summary="Reconcile the agency's results"
 )
 def payment_results(request, cycle_id: int, payload: PaymentResultsIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     cycle = _cycle(request, cycle_id)
     results = services.payment_results_import(
         actor=request.user, cycle=cycle, rows=[item.dict() for item in payload.items]

@@ -17,7 +17,8 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from mahalle.accounts.selectors import require_personal_data
+from mahalle.core.errors import ValidationFailed, field_error, first_or_not_found
 from mahalle.geo.models import OrgUnit
 from mahalle.registry.selectors import persons_visible
 
@@ -47,18 +48,6 @@ from .schemas import (
 router = Router(tags=["cases"])
 
 
-def _require_personal_data(user) -> None:
-    if not user.can_read_personal_data:
-        raise PermissionDenied("your role does not give access to personal records")
-
-
-def _one(queryset, pk, what: str):
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise NotFound(f"{what} not found")
-    return found
-
-
 def _batch_answer(results) -> dict:
     return {
         "results": [{"id": r.id, "status": r.status, "errors": r.errors} for r in results],
@@ -74,7 +63,7 @@ def lab_results_post(request, payload: LabResultsIn):
     """One answer per item: created, exists (the same result again), conflict (a different result for a sample
     that has one), invalid (unknown sample id, bad values). Post supervisors, coordinators and administrators
     (a lab uses such an account's API token)."""
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     results = services.lab_results_record(actor=request.user, items=[item.dict() for item in payload.items])
     return _batch_answer(results)
 
@@ -82,14 +71,14 @@ def lab_results_post(request, payload: LabResultsIn):
 @router.get("/test-orders", response=list[TestOrderOut], summary="Referrals not yet tested, urgent first")
 @paginate(Page)
 def test_orders_list(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.referrals_untested(user=request.user).select_related("person", "org_unit")
 
 
 @router.post("/test-orders/{uuid:order_id}/sample", response=TestOrderOut, summary="Record the sample taken")
 def test_order_sample(request, order_id: uuid.UUID, payload: SampleIn):
-    _require_personal_data(request.user)
-    order = _one(selectors.test_orders_visible(user=request.user), order_id, "test order")
+    require_personal_data(user=request.user)
+    order = first_or_not_found(selectors.test_orders_visible(user=request.user), order_id, "test order")
     order = services.test_order_sample(actor=request.user, order=order, **payload.dict())
     return (
         selectors.test_orders_visible(user=request.user).select_related("person", "org_unit").get(pk=order.pk)
@@ -102,18 +91,18 @@ def test_order_sample(request, order_id: uuid.UUID, payload: SampleIn):
 @router.get("/isolations", response=list[IsolationOut], summary="Active isolations")
 @paginate(Page)
 def isolations_list(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.isolations_active(user=request.user).order_by("planned_end_date", "id")
 
 
 @router.post("/isolations", response={201: IsolationOut}, summary="Start isolation at home or in a place")
 def isolation_post(request, payload: IsolationIn):
     user = request.user
-    _require_personal_data(user)
-    person = _one(persons_visible(user=user), payload.person_id, "person")
+    require_personal_data(user=user)
+    person = first_or_not_found(persons_visible(user=user), payload.person_id, "person")
     case = None
     if payload.case_id is not None:
-        case = _one(selectors.cases_visible(user=user), payload.case_id, "case")
+        case = first_or_not_found(selectors.cases_visible(user=user), payload.case_id, "case")
     place = None
     if payload.place_id is not None:
         place = selectors.quarantine_places_usable(user=user).filter(pk=payload.place_id).first()
@@ -138,8 +127,8 @@ def isolation_post(request, payload: IsolationIn):
     "/isolations/{uuid:isolation_id}/release", response=IsolationOut, summary="Release from isolation"
 )
 def isolation_release(request, isolation_id: uuid.UUID, payload: ReleaseIn):
-    _require_personal_data(request.user)
-    isolation = _one(selectors.isolations_visible(user=request.user), isolation_id, "isolation")
+    require_personal_data(user=request.user)
+    isolation = first_or_not_found(selectors.isolations_visible(user=request.user), isolation_id, "isolation")
     return services.isolation_release(
         actor=request.user, isolation=isolation, on=payload.on, reason=payload.reason
     )
@@ -148,7 +137,7 @@ def isolation_release(request, isolation_id: uuid.UUID, payload: ReleaseIn):
 @router.get("/quarantine-places", response=list[PlaceOut], summary="Quarantine places serving your area")
 @paginate(Page)
 def places_list(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.quarantine_places_usable(user=request.user)
 
 
@@ -156,7 +145,7 @@ def places_list(request):
     "/quarantine-places", response={201: PlaceOut}, summary="Create a quarantine place (coordinators)"
 )
 def place_post(request, payload: PlaceIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     unit = OrgUnit.objects.filter(code=payload.org_unit.strip()).first()
     if unit is None:
         raise ValidationFailed(
@@ -172,7 +161,7 @@ def place_post(request, payload: PlaceIn):
 def follow_ups_batch(request, payload: FollowUpsIn):
     """One answer per item: created, exists (same id again), conflict, invalid, or retry (the isolation is not
     known here yet: keep the item and send it again later)."""
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     results = services.follow_ups_record(actor=request.user, items=[item.dict() for item in payload.items])
     return _batch_answer(results)
 
@@ -180,21 +169,21 @@ def follow_ups_batch(request, payload: FollowUpsIn):
 @router.get("/follow-ups/due", response=list[FollowUpDueOut], summary="Isolated people to follow up today")
 @paginate(Page)
 def follow_ups_due(request, on: dt.date | None = None):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.follow_ups_due(user=request.user, on=on or timezone.localdate())
 
 
 @router.get("/alerts", response=list[AlertOut], summary="Open alerts, newest first")
 @paginate(Page)
 def alerts_list(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.alerts_open(user=request.user)
 
 
 @router.post("/alerts/{uuid:alert_id}/resolve", response=AlertOut, summary="Resolve an alert")
 def alert_resolve(request, alert_id: uuid.UUID, payload: ResolveIn):
-    _require_personal_data(request.user)
-    alert = _one(selectors.alerts_visible(user=request.user), alert_id, "alert")
+    require_personal_data(user=request.user)
+    alert = first_or_not_found(selectors.alerts_visible(user=request.user), alert_id, "alert")
     return services.alert_resolve(actor=request.user, alert=alert, note=payload.note)
 
 
@@ -204,7 +193,7 @@ def alert_resolve(request, alert_id: uuid.UUID, payload: ResolveIn):
 @router.get("/", response=list[CaseOut], summary="Cases in your jurisdiction, newest first")
 @paginate(Page)
 def cases_list(request, classification: str = "", open_only: bool = False):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     cases = selectors.cases_visible(user=request.user).select_related("person", "org_unit")
     if classification:
         cases = cases.filter(classification=classification)
@@ -223,13 +212,13 @@ def _case_answer(user, case_id):
     "/{uuid:case_id}", response=CaseDetailOut, summary="One case with its history (the read is audited)"
 )
 def case_get(request, case_id: uuid.UUID):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return _case_answer(request.user, case_id)
 
 
 def _visible_case(user, case_id):
-    _require_personal_data(user)
-    return _one(selectors.cases_visible(user=user), case_id, "case")
+    require_personal_data(user=user)
+    return first_or_not_found(selectors.cases_visible(user=user), case_id, "case")
 
 
 @router.post("/{uuid:case_id}/classification", response=CaseOut, summary="Change a case's classification")

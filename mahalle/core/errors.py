@@ -24,3 +24,11 @@ class PermissionDenied(DomainError):
 
 def field_error(field: str, message: str) -> dict:
     return {"field": field, "message": message}
+
+
+def first_or_not_found(queryset, pk, what: str):
+    """The record `pk` of a (scoped) queryset, or NotFound: out of scope and unknown look the same (404)."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"{what} not found")
+    return found

@@ -9,7 +9,8 @@ from ninja import File, Form, Router, Status, UploadedFile
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from mahalle.core.errors import NotFound, PermissionDenied
+from mahalle.accounts.selectors import require_personal_data
+from mahalle.core.errors import NotFound
 from mahalle.registry.importing import UploadTooLarge
 from mahalle.registry.selectors import persons_visible
 
@@ -32,11 +33,6 @@ from .schemas import (
 )
 
 router = Router(tags=["needs"])
-
-
-def _require_personal_data(user) -> None:
-    if not user.can_read_personal_data:
-        raise PermissionDenied("your role does not give access to personal records")
 
 
 def list_out(agency_list: AgencyList) -> dict:
@@ -120,7 +116,7 @@ def pair_out(pair) -> dict:
 def agency_list_upload(request, agency: Form[str], org_unit: Form[str], file: File[UploadedFile]):
     """The person-record columns plus need_kind, support and optionally household_ref and post_code. It is
     read in the background; follow it at GET /lists/{id}. Over the size limit: 413."""
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     try:
         agency_list = services.agency_list_submit(
             actor=request.user, agency_code=agency, org_unit_code=org_unit, upload=file
@@ -134,7 +130,7 @@ def agency_list_upload(request, agency: Form[str], org_unit: Form[str], file: Fi
 @router.get("/lists", response=list[AgencyListOut], summary="The lists uploaded in my jurisdiction")
 @paginate(Page)
 def agency_lists(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return [
         list_out(x) for x in selectors.agency_lists_visible(user=request.user).order_by("-created_at")[:1000]
     ]
@@ -142,14 +138,14 @@ def agency_lists(request):
 
 @router.get("/lists/{list_id}", response=AgencyListOut)
 def agency_list_detail(request, list_id: int):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return list_out(selectors.agency_list_detail(user=request.user, list_id=list_id))
 
 
 @router.get("/lists/{list_id}/errors", response=list[RowErrorOut])
 @paginate(Page)
 def agency_list_errors(request, list_id: int):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     agency_list = selectors.agency_list_detail(user=request.user, list_id=list_id)
     return agency_list.row_errors.order_by("row_number", "id")
 
@@ -157,7 +153,7 @@ def agency_list_errors(request, list_id: int):
 @router.post("/lists/{list_id}/link", response={202: LinkStartOut}, summary="Link the list to the registry")
 def agency_list_link(request, list_id: int):
     """Runs in the background; records already linked (or decided by a reviewer) are left alone."""
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     agency_list = selectors.agency_list_detail(user=request.user, list_id=list_id)
     agency_list = services.agency_list_link_request(actor=request.user, agency_list=agency_list)
     return Status(
@@ -177,20 +173,20 @@ def agency_list_link(request, list_id: int):
 @router.get("/review-pairs", response=list[ReviewPairOut], summary="Open pairs waiting for a reviewer")
 @paginate(Page)
 def review_pairs(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     pairs = selectors.review_queue(user=request.user).select_related("person__org_unit", "decided_by")[:1000]
     return [pair_out(p) for p in pairs]
 
 
 @router.get("/review-pairs/{pair_id}", response=ReviewPairOut)
 def review_pair(request, pair_id: int):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return pair_out(selectors.review_pair_detail(user=request.user, pair_id=pair_id))
 
 
 @router.post("/review-pairs/{pair_id}/decision", response=ReviewPairOut, summary="Same or different")
 def review_pair_decision(request, pair_id: int, payload: DecisionIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     pair = selectors.review_pair_detail(user=request.user, pair_id=pair_id)
     services.review_pair_decide(
         actor=request.user, pair=pair, decision=payload.decision, reason=payload.reason
@@ -200,7 +196,7 @@ def review_pair_decision(request, pair_id: int, payload: DecisionIn):
 
 @router.post("/review-pairs/{pair_id}/undo", response=ReviewPairOut, summary="Take back a decision")
 def review_pair_undo(request, pair_id: int, payload: UndoIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     pair = selectors.review_pair_detail(user=request.user, pair_id=pair_id)
     services.review_pair_undo(actor=request.user, pair=pair, reason=payload.reason)
     return pair_out(selectors.review_pair_detail(user=request.user, pair_id=pair_id))
@@ -243,7 +239,7 @@ def golden_out(golden: dict) -> dict:
 
 @router.get("/persons/{uuid:person_id}/golden", response=GoldenPersonOut, summary="A person's golden record")
 def golden_person(request, person_id: uuid.UUID):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return golden_out(selectors.golden_person(user=request.user, person_id=person_id))
 
 
@@ -260,7 +256,7 @@ def _record(user, record_id):
     summary="Detach a source record into a person of its own",
 )
 def source_record_split(request, record_id: uuid.UUID, payload: SplitIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     record = services.source_record_split(
         actor=request.user, record=_record(request.user, record_id), reason=payload.reason
     )
@@ -273,7 +269,7 @@ def source_record_split(request, record_id: uuid.UUID, payload: SplitIn):
     summary="Link a source record to another person (merge, or undo a split)",
 )
 def source_record_relink(request, record_id: uuid.UUID, payload: RelinkIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     record = _record(request.user, record_id)
     person = (
         persons_visible(user=request.user).select_related("org_unit").filter(pk=payload.person_id).first()
@@ -293,7 +289,7 @@ def source_record_relink(request, record_id: uuid.UUID, payload: RelinkIn):
     summary="A household's needs, supports and vulnerability score",
 )
 def household_needs(request, household_id: uuid.UUID):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     found = selectors.household_needs(user=request.user, household_id=household_id)
     vulnerability = found["vulnerability"]
     return {
@@ -321,5 +317,5 @@ def household_needs(request, household_id: uuid.UUID):
 @router.get("/supports", response=list[SupportRowOut], summary="Who else supports the households I support")
 @paginate(Page)
 def supports(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.supports_overview(user=request.user)

@@ -13,7 +13,8 @@ from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed, field_error
+from mahalle.accounts.selectors import require_personal_data
+from mahalle.core.errors import DomainError, NotFound, ValidationFailed, field_error
 from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile
 from mahalle.core.persian import normalize_digits, normalize_text
 from mahalle.geo.models import OrgUnit
@@ -47,11 +48,6 @@ class PersonFilters(Schema):
     q: Text = ""
 
 
-def _require_personal_data(user) -> None:
-    if not user.can_read_personal_data:
-        raise PermissionDenied("your role does not give access to personal records")
-
-
 def _org_unit(code: str) -> OrgUnit:
     unit = OrgUnit.objects.filter(code=code.strip()).first()
     if unit is None:
@@ -83,7 +79,7 @@ def person_list(request, filters: Query[PersonFilters]):
     """Without filters: every person in your jurisdiction, by name. With `national_code`, `mobile` or `q`
     (a name, a national code or a mobile in any digits): the matches, at most 200."""
     user = request.user
-    _require_personal_data(user)
+    require_personal_data(user=user)
     if filters.national_code or filters.mobile or filters.q:
         return selectors.person_search(
             user=user,
@@ -101,14 +97,14 @@ def person_list(request, filters: Query[PersonFilters]):
 
 @router.get("/persons/{person_id}", response=PersonDetailOut, summary="One person (the read is audited)")
 def person_get(request, person_id: uuid.UUID):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.person_detail(user=request.user, person_id=person_id)
 
 
 @router.post("/persons", response={200: PersonDetailOut, 201: PersonDetailOut}, summary="Register a person")
 def person_post(request, payload: PersonIn):
     user = request.user
-    _require_personal_data(user)
+    require_personal_data(user=user)
     unit = _org_unit(payload.org_unit)
     household = None
     if payload.household_id is not None:
@@ -149,7 +145,7 @@ def person_post(request, payload: PersonIn):
 @router.patch("/persons/{person_id}", response=PersonDetailOut, summary="Change some fields of a person")
 def person_patch(request, person_id: uuid.UUID, payload: PersonPatch):
     user = request.user
-    _require_personal_data(user)
+    require_personal_data(user=user)
     person = _visible_person(user, person_id)
     data = payload.dict(exclude_unset=True)
     try:
@@ -165,7 +161,7 @@ def person_patch(request, person_id: uuid.UUID, payload: PersonPatch):
 @router.get("/households", response=list[HouseholdOut], summary="Households in your jurisdiction")
 @paginate(Page)
 def household_list(request):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return (
         selectors.households_visible(user=request.user).select_related("org_unit").order_by("org_path", "id")
     )
@@ -175,7 +171,7 @@ def household_list(request):
     "/households/{household_id}", response=HouseholdDetailOut, summary="One household with its members"
 )
 def household_get(request, household_id: uuid.UUID):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     household = selectors.household_detail(user=request.user, household_id=household_id)
     household.member_list = list(selectors.household_members(household=household).select_related("org_unit"))
     return household
@@ -201,7 +197,7 @@ def _same_household(household, *, unit: OrgUnit, payload: HouseholdIn) -> bool:
 @router.post("/households", response={200: HouseholdOut, 201: HouseholdOut}, summary="Register a household")
 def household_post(request, payload: HouseholdIn):
     user = request.user
-    _require_personal_data(user)
+    require_personal_data(user=user)
     unit = _org_unit(payload.org_unit)
     if payload.external_id:
         existing = (

@@ -15,11 +15,12 @@ from django.utils import timezone
 from mahalle.accounts.selectors import (
     org_unit_in_jurisdiction,
     personal_data_paths,
+    require_personal_data,
     user_jurisdiction_units,
 )
 from mahalle.cases.models import Case, Classification, TestOrder, TestResult
 from mahalle.cases.selectors import follow_ups_due, referrals_untested
-from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from mahalle.core.errors import NotFound, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text, to_persian_digits
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.registry.models import Household, Person
@@ -184,8 +185,7 @@ VULNERABLE_AGE = 60
 
 def worklist_post(*, user, code: str | None) -> OrgUnit:
     """The health post whose work list is asked for: the code given, or the user's only post."""
-    if not user.can_read_personal_data:
-        raise PermissionDenied("your role does not give access to personal records")
+    require_personal_data(user=user)
     if not code:
         units = user_jurisdiction_units(user=user)
         if len(units) == 1 and units[0].level == Level.POST:

@@ -15,8 +15,9 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from mahalle.accounts.models import User
+from mahalle.accounts.selectors import require_personal_data
 from mahalle.cases.selectors import cases_visible
-from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from mahalle.core.errors import NotFound, ValidationFailed, field_error
 from mahalle.geo.models import OrgUnit
 
 from . import selectors, services
@@ -48,13 +49,8 @@ LISTS = {
 }
 
 
-def _require_personal_data(user) -> None:
-    if not user.can_read_personal_data:
-        raise PermissionDenied("your role does not give access to personal records")
-
-
 def _case(user, case_id):
-    _require_personal_data(user)
+    require_personal_data(user=user)
     case = cases_visible(user=user).select_related("person", "org_unit").filter(pk=case_id).first()
     if case is None:
         raise NotFound("case not found")
@@ -62,7 +58,7 @@ def _case(user, case_id):
 
 
 def _contact(user, contact_id):
-    _require_personal_data(user)
+    require_personal_data(user=user)
     return selectors.contact_detail(user=user, contact_id=contact_id)
 
 
@@ -85,7 +81,7 @@ def contacts_list(request, list: str = "today", mine: bool = False, on: dt.date 
     """`list`: today (to call today), unreachable (two days running), ending (follow-up ends today), confirm
     (listed household members to confirm). `mine`: only contacts assigned to me."""
     user = request.user
-    _require_personal_data(user)
+    require_personal_data(user=user)
     on = on or timezone.localdate()
     if list == "confirm":
         contacts = selectors.contacts_to_confirm(user=user, mine=mine)
@@ -194,7 +190,7 @@ def contact_assign(request, contact_id: uuid.UUID, payload: AssignIn):
 def follow_ups_batch(request, payload: ContactFollowUpsIn):
     """One answer per item: created, exists (same id again), conflict, invalid, or retry (the contact is not
     known here: keep the item and send it again later). Symptoms refer the contact for a test."""
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     results = services.contact_follow_ups_record(
         actor=request.user, items=[item.dict() for item in payload.items]
     )
@@ -206,7 +202,7 @@ def follow_ups_batch(request, payload: ContactFollowUpsIn):
 
 @router.post("/events", response={201: EventOut}, summary="Record an event (a gathering or place)")
 def event_post(request, payload: EventIn):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     event = services.event_create(
         actor=request.user,
         org_unit=_unit(payload.org_unit),
@@ -224,7 +220,7 @@ def event_post(request, payload: EventIn):
 )
 def event_attendees(request, event_id: uuid.UUID, payload: AttendeesIn):
     user = request.user
-    _require_personal_data(user)
+    require_personal_data(user=user)
     event = selectors.events_visible(user=user).filter(pk=event_id).first()
     if event is None:
         raise NotFound("event not found")
@@ -246,7 +242,7 @@ def link_post(request, payload: LinkIn):
     "/cases/{uuid:case_id}/cluster", response=ClusterOut, summary="The cluster (chain graph) of a case"
 )
 def case_cluster(request, case_id: uuid.UUID):
-    _require_personal_data(request.user)
+    require_personal_data(user=request.user)
     return selectors.cluster_graph(user=request.user, case_id=case_id)
 
 
