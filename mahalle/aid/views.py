@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -28,24 +28,12 @@ from .models import AidKind, Cadence, Cycle, Delivery, EquipmentUnit, Item, Proo
 LIST_LIMIT = 200
 
 
-def _or_404(queryset, pk, what: str):
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise Http404(f"{what} not found")
-    return found
-
-
-def _message_of(exc: errors.DomainError) -> str:
-    details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-    return f"{exc.detail}{' — ' + details if details else ''}"
-
-
 def _refused(request, exc: errors.DomainError):
     if isinstance(exc, errors.PermissionDenied):
         raise PermissionDenied(exc.detail)
     if isinstance(exc, errors.NotFound):
         raise Http404(exc.detail)
-    messages.error(request, _message_of(exc))
+    messages.error(request, exc.summary())
 
 
 @require_safe
@@ -139,7 +127,7 @@ def program_new(request):
 @login_required
 def program_detail(request, program_id):
     user = request.user
-    program = _or_404(selectors.programs_visible(user=user), program_id, "program")
+    program = get_object_or_404(selectors.programs_visible(user=user), pk=program_id)
     cycles = list(program.cycle_set.all())
     for cycle in cycles:
         cycle.coverage = selectors.cycle_coverage(user=user, cycle=cycle)
@@ -164,7 +152,7 @@ def program_detail(request, program_id):
 @login_required
 def cycle_action(request, cycle_id, action):
     user = request.user
-    cycle = _or_404(selectors.cycles_visible(user=user), cycle_id, "cycle")
+    cycle = get_object_or_404(selectors.cycles_visible(user=user), pk=cycle_id)
     try:
         if action == "run":
             services.cycle_run_request(actor=user, cycle=cycle)
@@ -183,7 +171,7 @@ def cycle_action(request, cycle_id, action):
 @personal_data_required
 def entitlement_decide(request, entitlement_id):
     user = request.user
-    entitlement = _or_404(selectors.entitlements_visible(user=user), entitlement_id, "entitlement")
+    entitlement = get_object_or_404(selectors.entitlements_visible(user=user), pk=entitlement_id)
     try:
         services.entitlement_decide(
             actor=user,
@@ -200,7 +188,7 @@ def entitlement_decide(request, entitlement_id):
 @personal_data_required
 def payments_export(request, cycle_id):
     user = request.user
-    cycle = _or_404(selectors.cycles_visible(user=user), cycle_id, "cycle")
+    cycle = get_object_or_404(selectors.cycles_visible(user=user), pk=cycle_id)
     try:
         rows = services.payments_export_rows(actor=user, cycle=cycle)
     except errors.DomainError as exc:
@@ -223,7 +211,7 @@ def payments_export(request, cycle_id):
 @personal_data_required
 def payment_results(request, cycle_id):
     user = request.user
-    cycle = _or_404(selectors.cycles_visible(user=user), cycle_id, "cycle")
+    cycle = get_object_or_404(selectors.cycles_visible(user=user), pk=cycle_id)
     upload = request.FILES.get("file")
     try:
         if upload is None:
@@ -259,10 +247,8 @@ def deliver(request, entitlement_id):
     user = request.user
     if not user.has_role(services.DELIVERY_ROLES):
         raise PermissionDenied
-    entitlement = _or_404(
-        selectors.entitlements_visible(user=user).select_related("cycle__program__item"),
-        entitlement_id,
-        "entitlement",
+    entitlement = get_object_or_404(
+        selectors.entitlements_visible(user=user).select_related("cycle__program__item"), pk=entitlement_id
     )
     status = 200
     if request.method == "POST":
@@ -290,7 +276,7 @@ def deliver(request, entitlement_id):
             if isinstance(exc, errors.NotFound | errors.PermissionDenied):
                 _refused(request, exc)
             status = exc.status_code
-            messages.error(request, _message_of(exc))
+            messages.error(request, exc.summary())
     delivered = Delivery.objects.filter(entitlement=entitlement).first()
     context = {
         "entitlement": entitlement,
@@ -314,7 +300,9 @@ def loans(request):
         action = request.POST.get("action")
         try:
             if action == "lend":
-                unit = _or_404(selectors.equipment_units_visible(user=user), request.POST.get("unit"), "unit")
+                unit = get_object_or_404(
+                    selectors.equipment_units_visible(user=user), pk=request.POST.get("unit")
+                )
                 person = (
                     persons_visible(user=user)
                     .filter(national_code=request.POST.get("national_code", ""))
@@ -330,11 +318,13 @@ def loans(request):
                 )
                 messages.success(request, _("Unit lent."))
             elif action == "return":
-                loan = _or_404(selectors.loans_visible(user=user), request.POST.get("loan"), "loan")
+                loan = get_object_or_404(selectors.loans_visible(user=user), pk=request.POST.get("loan"))
                 services.loan_return(actor=user, loan=loan)
                 messages.success(request, _("Unit returned; clean it before lending it again."))
             elif action == "cleaned":
-                unit = _or_404(selectors.equipment_units_visible(user=user), request.POST.get("unit"), "unit")
+                unit = get_object_or_404(
+                    selectors.equipment_units_visible(user=user), pk=request.POST.get("unit")
+                )
                 services.equipment_unit_cleaned(actor=user, unit=unit)
                 messages.success(request, _("Unit cleaned and available."))
             else:
@@ -395,12 +385,12 @@ def stock(request):
             _refused(request, exc)
     elif request.method == "POST":
         try:
-            warehouse = _or_404(warehouses, request.POST.get("warehouse"), "warehouse")
-            item = _or_404(Item.objects.all(), request.POST.get("item"), "item")
+            warehouse = get_object_or_404(warehouses, pk=request.POST.get("warehouse"))
+            item = get_object_or_404(Item.objects.all(), pk=request.POST.get("item"))
             quantity = request.POST.get("quantity", "")
             lot = request.POST.get("lot", "").strip()
             if request.POST.get("action") == "transfer":
-                target = _or_404(Warehouse.objects.all(), request.POST.get("target"), "warehouse")
+                target = get_object_or_404(Warehouse.objects.all(), pk=request.POST.get("target"))
                 services.stock_transfer(
                     actor=user, source=warehouse, target=target, item=item, quantity=quantity, lot=lot
                 )
@@ -543,10 +533,8 @@ def allocate_page(request):
 @require_POST
 @login_required
 def transfer_order_execute(request, order_id):
-    order = _or_404(
-        TransferOrder.objects.filter(source__in=selectors.warehouses_visible(user=request.user)),
-        order_id,
-        "order",
+    order = get_object_or_404(
+        TransferOrder.objects.filter(source__in=selectors.warehouses_visible(user=request.user)), pk=order_id
     )
     try:
         services.transfer_order_execute(actor=request.user, order=order)

@@ -4,7 +4,7 @@ read, services write; a record outside the user's jurisdiction is a 404 page."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -31,18 +31,6 @@ from .models import Classification
 
 LIST_LIMIT = 100
 PLACES_LIMIT = 500
-
-
-def _or_404(queryset, pk, what: str):
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise Http404(f"{what} not found")
-    return found
-
-
-def _message_of(exc: errors.DomainError) -> str:
-    details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-    return f"{exc.detail}{' — ' + details if details else ''}"
 
 
 @require_safe
@@ -81,10 +69,8 @@ def follow_up(request, isolation_id):
     if not user.has_role(services.FOLLOW_UP_ROLES):
         raise PermissionDenied
     today = timezone.localdate()
-    isolation = _or_404(
-        selectors.isolations_visible(user=user).select_related("person", "person__household"),
-        isolation_id,
-        "isolation",
+    isolation = get_object_or_404(
+        selectors.isolations_visible(user=user).select_related("person", "person__household"), pk=isolation_id
     )
     form = FollowUpForm(request.POST or None)
     status = 200
@@ -346,7 +332,7 @@ def _run(request, write, success: str) -> None:
     except errors.PermissionDenied as exc:
         raise PermissionDenied(exc.detail) from exc
     except errors.DomainError as exc:
-        messages.error(request, _message_of(exc))
+        messages.error(request, exc.summary())
     else:
         messages.success(request, success)
 
@@ -354,7 +340,7 @@ def _run(request, write, success: str) -> None:
 @require_POST
 @personal_data_required
 def case_classify(request, case_id):
-    case = _or_404(selectors.cases_visible(user=request.user), case_id, "case")
+    case = get_object_or_404(selectors.cases_visible(user=request.user), pk=case_id)
     form = ClassificationForm(request.POST)
     if form.is_valid():
         _run(
@@ -370,7 +356,7 @@ def case_classify(request, case_id):
 @require_POST
 @personal_data_required
 def order_sample(request, order_id):
-    order = _or_404(selectors.test_orders_visible(user=request.user), order_id, "test order")
+    order = get_object_or_404(selectors.test_orders_visible(user=request.user), pk=order_id)
     form = SampleForm(request.POST)
     if form.is_valid():
         _run(
@@ -386,7 +372,7 @@ def order_sample(request, order_id):
 @require_POST
 @personal_data_required
 def order_result(request, order_id):
-    order = _or_404(selectors.test_orders_visible(user=request.user), order_id, "test order")
+    order = get_object_or_404(selectors.test_orders_visible(user=request.user), pk=order_id)
     form = ResultForm(request.POST)
     if not form.is_valid() or not order.sample_id:
         messages.error(request, _("Give the result and its date (after the sample is recorded)."))
@@ -405,7 +391,7 @@ def order_result(request, order_id):
 @require_POST
 @personal_data_required
 def alert_resolve(request, alert_id):
-    alert = _or_404(selectors.alerts_visible(user=request.user), alert_id, "alert")
+    alert = get_object_or_404(selectors.alerts_visible(user=request.user), pk=alert_id)
     _run(
         request,
         lambda: services.alert_resolve(actor=request.user, alert=alert),

@@ -9,6 +9,11 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors or []
 
+    def summary(self) -> str:
+        """One line for a page's message: the detail, then each field's error."""
+        details = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+        return f"{self.detail}{' — ' + details if details else ''}"
+
 
 class ValidationFailed(DomainError):
     status_code = 422

@@ -24,11 +24,6 @@ from .models import AgencyList
 LIST_LIMIT = 100
 
 
-def _message_of(exc: errors.DomainError) -> str:
-    details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-    return f"{exc.detail}{' — ' + details if details else ''}"
-
-
 def _get_or_404(getter, **kwargs):
     try:
         return getter(**kwargs)
@@ -90,7 +85,7 @@ def upload(request):
             except errors.PermissionDenied as exc:
                 raise PermissionDenied(exc.detail) from exc
             except errors.ValidationFailed as exc:
-                messages.error(request, _message_of(exc))
+                messages.error(request, exc.summary())
             else:
                 messages.success(request, _("The list was received; it is being read."))
                 return redirect("needs:list_detail", list_id=agency_list.pk)
@@ -134,7 +129,7 @@ def list_link(request, list_id):
     except errors.PermissionDenied as exc:
         raise PermissionDenied(exc.detail) from exc
     except errors.ValidationFailed as exc:
-        messages.error(request, _message_of(exc))
+        messages.error(request, exc.summary())
     else:
         messages.success(request, _("Linkage started."))
     return redirect("needs:list_detail", list_id=list_id)
@@ -212,7 +207,7 @@ def review_decide(request, pair_id):
     except errors.PermissionDenied as exc:
         raise PermissionDenied(exc.detail) from exc
     except errors.ValidationFailed as exc:
-        messages.error(request, _message_of(exc))
+        messages.error(request, exc.summary())
         return redirect("needs:review_pair", pair_id=pair.pk)
     messages.success(request, _("The decision was saved."))
     return redirect("needs:review_pair", pair_id=pair.pk)
@@ -247,7 +242,7 @@ def record_split(request, record_id):
     except errors.PermissionDenied as exc:
         raise PermissionDenied(exc.detail) from exc
     except errors.ValidationFailed as exc:
-        messages.error(request, _message_of(exc))
+        messages.error(request, exc.summary())
         return redirect("needs:golden_person", person_id=record.person_id)
     messages.success(request, _("The record now has a person of its own."))
     return redirect("needs:golden_person", person_id=record.person_id)

@@ -26,11 +26,6 @@ LIST_LIMIT = 100
 DRAW_LIMIT = 400  # larger clusters are shown as a list: a drawing of thousands of nodes helps nobody
 
 
-def _message_of(exc: errors.DomainError) -> str:
-    details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-    return f"{exc.detail}{' — ' + details if details else ''}"
-
-
 def _case_or_404(user, case_id):
     case = cases_visible(user=user).select_related("person", "org_unit").filter(pk=case_id).first()
     if case is None:
@@ -123,7 +118,7 @@ def _run(request, write, success: str) -> None:
     try:
         write()
     except errors.DomainError as exc:
-        messages.error(request, _message_of(exc))
+        messages.error(request, exc.summary())
     else:
         messages.success(request, success)
 
