@@ -19,6 +19,7 @@ from mahalle.accounts.selectors import org_unit_in_jurisdiction
 from mahalle.audit.services import audit_record, audit_record_many
 from mahalle.core.errors import PermissionDenied, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
+from mahalle.core.person_record import PERSON_RECORD_COLUMNS
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.registry.models import Household, Person, Relation
 from mahalle.registry.services import household_create, person_clean, person_create, person_keys
@@ -40,19 +41,7 @@ DEFAULT_REVIEW = 0.80
 # Who may run linkage and decide review pairs: they create registry persons, so write roles with import rights.
 LINK_ROLES = IMPORT_ROLES
 REVIEW_ROLES = IMPORT_ROLES
-ENGINE_COLUMNS = (
-    "record_id",
-    "national_code",
-    "first_name",
-    "last_name",
-    "father_name",
-    "birth_date",
-    "sex",
-    "mobile",
-    "province",
-    "county",
-    "address",
-)
+ENGINE_COLUMNS = PERSON_RECORD_COLUMNS
 LINKED = (LinkStatus.AUTO, LinkStatus.REVIEWED, LinkStatus.NEW)
 
 

@@ -22,6 +22,7 @@ from mahalle.audit.services import audit_record
 from mahalle.core.errors import PermissionDenied, ValidationFailed, field_error
 from mahalle.core.identifiers import national_code_checksum_ok
 from mahalle.core.persian import normalize_digits, normalize_text
+from mahalle.core.person_record import PERSON_RECORD_COLUMNS
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.registry.importing import (
     ImportFileError,
@@ -38,23 +39,7 @@ BATCH_SIZE = 2000
 UPLOAD_ROLES = IMPORT_ROLES | {Role.PARTNER_STAFF}
 # Roles that act for any agency in their jurisdiction; the others (partner staff) only for their own agency.
 ANY_AGENCY_ROLES = IMPORT_ROLES - {Role.POST_SUPERVISOR}
-LIST_COLUMNS = (
-    "record_id",
-    "national_code",
-    "first_name",
-    "last_name",
-    "father_name",
-    "birth_date",
-    "sex",
-    "mobile",
-    "province",
-    "county",
-    "address",
-    "need_kind",
-    "support",
-    "household_ref",
-    "post_code",
-)
+LIST_COLUMNS = (*PERSON_RECORD_COLUMNS, "need_kind", "support", "household_ref", "post_code")
 NEED_WORDS = {
     **{kind.value: kind.value for kind in NeedKind},
     **{str(kind.label): kind.value for kind in NeedKind},

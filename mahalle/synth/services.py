@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from mahalle.audit.services import audit_record
 from mahalle.core.persian import to_persian_digits
+from mahalle.core.person_record import PERSON_RECORD_COLUMNS
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.geo.services import COUNTRY_CODE, geography_load_reference
 from mahalle.registry.models import Household, Person
@@ -39,17 +40,7 @@ DATA_DIR = Path(settings.BASE_DIR) / "data" / "iran"
 POSTS_PER_NEIGHBORHOOD = 4
 NEIGHBORHOODS_PER_DISTRICT = 25
 CSV_COLUMNS = [
-    "record_id",
-    "national_code",
-    "first_name",
-    "last_name",
-    "father_name",
-    "birth_date",
-    "sex",
-    "mobile",
-    "province",
-    "county",
-    "address",
+    *PERSON_RECORD_COLUMNS,
     "post_code",
     "household_id",
     "relation_to_head",

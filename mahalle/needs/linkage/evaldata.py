@@ -18,6 +18,8 @@ from pathlib import Path
 import jdatetime
 
 from mahalle.core.identifiers import national_code_with_check_digit
+from mahalle.core.persian import to_persian_digits
+from mahalle.core.person_record import PERSON_RECORD_COLUMNS
 from mahalle.synth.population import (
     FEMALE_CDF,
     FEMALE_NAMES,
@@ -42,21 +44,8 @@ COUNTIES = [
     ("خوزستان", "اهواز"),
 ]
 COMPOUND_PREFIXES = ("محمد", "علی", "امیر", "ابو", "عبد", "فاطمه", "زهرا", "غلام", "حسین", "مهدی")
-PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 LETTERS = "ابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی"
-RECORD_COLUMNS = [
-    "record_id",
-    "national_code",
-    "first_name",
-    "last_name",
-    "father_name",
-    "birth_date",
-    "sex",
-    "mobile",
-    "province",
-    "county",
-    "address",
-]
+RECORD_COLUMNS = list(PERSON_RECORD_COLUMNS)  # the files it writes: the person-record format, in order
 
 
 @dataclass
@@ -307,7 +296,7 @@ def _render_name(rng: random.Random, p: AgencyProfile, name: str) -> str:
 
 
 def _digits(rng: random.Random, p: AgencyProfile, text: str) -> str:
-    return text.translate(PERSIAN_DIGITS) if rng.random() < p.persian_digits else text
+    return to_persian_digits(text) if rng.random() < p.persian_digits else text
 
 
 def _render_date(rng: random.Random, p: AgencyProfile, date: dt.date) -> str:

@@ -28,20 +28,9 @@ import pandas as pd
 from mahalle.core.dates import InvalidDate, parse_date
 from mahalle.core.names import COMMON_FEMALE_NAMES, COMMON_MALE_NAMES
 from mahalle.core.persian import DIGITS_TO_ASCII, normalize_text, search_key
+from mahalle.core.person_record import PERSON_RECORD_COLUMNS
 
-RECORD_COLUMNS = [
-    "record_id",
-    "national_code",
-    "first_name",
-    "last_name",
-    "father_name",
-    "birth_date",
-    "sex",
-    "mobile",
-    "province",
-    "county",
-    "address",
-]
+RECORD_COLUMNS = list(PERSON_RECORD_COLUMNS)
 PREPARED_COLUMNS = [
     "nc",
     "nc_valid",
