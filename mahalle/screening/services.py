@@ -17,7 +17,7 @@ from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES
 from mahalle.accounts.selectors import org_unit_in_jurisdiction
 from mahalle.audit.services import audit_record, audit_record_many
 from mahalle.cases.services import test_orders_create_for_referrals
-from mahalle.core.batch import ItemResult
+from mahalle.core.batch import ItemResult, item_id_settled
 from mahalle.core.dates import age_on
 from mahalle.core.errors import PermissionDenied, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
@@ -161,19 +161,16 @@ def screening_visits_record(*, actor, items: list[dict], rules: list[dict] | Non
     seen_in_batch: set[str] = set()
     for index, item in enumerate(items):
         result, vid = results[index], ids[index]
-        if vid in existing:
-            prior = existing[vid]
-            same = str(prior.household_id) == str(item.get("household_id")) and prior.visit_date == item.get(
-                "visit_date"
-            )
-            result.status = "exists" if same else "conflict"
-            if not same:
-                result.errors = [field_error("id", "this id was already used for another visit")]
+        if item_id_settled(
+            result,
+            vid,
+            existing=existing,
+            seen=seen_in_batch,
+            what="visit",
+            same=lambda prior, item=item: str(prior.household_id) == str(item.get("household_id"))
+            and prior.visit_date == item.get("visit_date"),
+        ):
             continue
-        if vid in seen_in_batch:
-            result.status, result.errors = "invalid", [field_error("id", "appears twice in this batch")]
-            continue
-        seen_in_batch.add(vid)
         errors = []
         household = households.get(str(item.get("household_id")))
         if household is None or not org_unit_in_jurisdiction(user=actor, unit=household.org_unit):
