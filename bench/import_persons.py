@@ -116,8 +116,9 @@ def child(engine: str, csv_path: str, batch_size: int | None, reader: str | None
     from django.db import connection, transaction
 
     from mahalle.geo.models import Level, OrgUnit
-    from mahalle.registry.importing import import_job_create, import_job_run
+    from mahalle.registry.imports import import_job_run
     from mahalle.registry.models import Person
+    from mahalle.registry.services import import_job_create
 
     call_command("migrate", verbosity=0)
     country = OrgUnit.objects.create(code="IR", level=Level.COUNTRY, name_fa="ایران", path="IR.")

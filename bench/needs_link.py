@@ -73,7 +73,7 @@ def populate(registry: int, posts: int, rng) -> tuple:
     from mahalle.geo.models import OrgUnit
     from mahalle.needs.models import Agency
     from mahalle.registry.models import Household, Person
-    from mahalle.registry.services import person_keys
+    from mahalle.registry.rules import person_keys
 
     call_command("migrate", verbosity=0)
     units = bench_org_tree(posts)
@@ -158,10 +158,11 @@ def agency_csv(people, size: int, units, codes, rng) -> tuple[Path, dict]:
 
 def run(registry: int, size: int, posts: int) -> dict:
     from mahalle.geo.models import OrgUnit
-    from mahalle.needs import linking
+    from mahalle.needs import jobs, rules, selectors
+    from mahalle.needs.jobs import agency_list_read
     from mahalle.needs.linkage.engine import LinkConfig, link_incremental
-    from mahalle.needs.lists import agency_list_create, agency_list_read
     from mahalle.needs.models import SourceRecord
+    from mahalle.needs.services import agency_list_create
 
     rng = random.Random(7)
     started = time.perf_counter()
@@ -178,10 +179,10 @@ def run(registry: int, size: int, posts: int) -> dict:
     # the engine alone on the same frames (the baseline), timed apart from the service
     records = list(SourceRecord.objects.filter(agency_list=agency_list).order_by("row_number"))
     started = time.perf_counter()
-    new_frame = linking.records_frame(records)
-    registry_frame = linking.registry_frame(linking.candidate_scope(county))
+    new_frame = selectors.records_frame(records)
+    registry_frame = selectors.registry_frame(selectors.candidate_scope(county))
     export_s = time.perf_counter() - started
-    auto, review = linking.thresholds()
+    auto, review = rules.thresholds()
     started = time.perf_counter()
     engine_pairs = link_incremental(
         new_frame, registry_frame, LinkConfig(auto_link_threshold=auto, review_threshold=review)
@@ -189,7 +190,7 @@ def run(registry: int, size: int, posts: int) -> dict:
     engine_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    counts = linking.agency_list_link(actor=user, agency_list=agency_list)
+    counts = jobs.agency_list_link(actor=user, agency_list=agency_list)
     link_s = time.perf_counter() - started
 
     linked = dict(SourceRecord.objects.filter(agency_list=agency_list).values_list("record_id", "person_id"))

@@ -78,7 +78,7 @@ def older_rounds(visits_needed: int, before: dt.date, seed: int = 11) -> dict:
     from mahalle.registry.models import Household
     from mahalle.screening.models import Campaign, CampaignArea, ScreeningVisit
     from mahalle.synth.activity import SYNTH_VOLUNTEER
-    from mahalle.synth.services import _insert_rows
+    from mahalle.synth.bulk import rows_insert
 
     households = list(
         Household.objects.filter(members__isnull=False)
@@ -136,7 +136,7 @@ def older_rounds(visits_needed: int, before: dt.date, seed: int = 11) -> dict:
                     )
                 left -= n
 
-        _insert_rows(
+        rows_insert(
             ScreeningVisit,
             [
                 "id",

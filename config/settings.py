@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "mahalle.needs",
     "mahalle.aid",
     "mahalle.analytics",
+    "mahalle.web",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, so that it sees the exceptions of the views first: NotFound → 404 page, PermissionDenied → 403 page
+    "mahalle.web.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -82,7 +85,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "mahalle" / "templates"],
+        "DIRS": [],  # the shell's base templates live in mahalle/web/templates, each app's in its own
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -90,7 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "mahalle.core.context_processors.shell",
+                "mahalle.web.context_processors.shell",
             ],
         },
     },

@@ -7,5 +7,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("", include("mahalle.core.urls")),
+    path("", include("mahalle.web.urls")),
 ]

@@ -11,7 +11,8 @@ from ninja.responses import Status
 from mahalle.core.errors import NotFound, PermissionDenied
 
 from . import selectors, services
-from .models import Role, User
+from .capabilities import Can, may
+from .models import User
 from .schemas import MeOut, TokenIn, TokenOut
 
 router = Router(tags=["accounts"])
@@ -33,7 +34,7 @@ def me(request):
 def _token_owner(actor: User, username: str) -> User:
     if not username or username == actor.username:
         return actor
-    if not actor.has_role({Role.ADMINISTRATOR}):
+    if not may(actor, Can.MANAGE_USERS):
         raise PermissionDenied("only administrators may create tokens for other users")
     owner = User.objects.filter(username=username, is_active=True).prefetch_related("org_units").first()
     units = list(owner.org_units.all()) if owner is not None else []

@@ -3,46 +3,9 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
-
-class Role(models.TextChoices):
-    FIELD_VOLUNTEER = "field_volunteer", _("field volunteer")
-    POST_SUPERVISOR = "post_supervisor", _("post supervisor")
-    COUNTY_COORDINATOR = "county_coordinator", _("county coordinator")
-    PROVINCE_COORDINATOR = "province_coordinator", _("province coordinator")
-    NATIONAL_COORDINATOR = "national_coordinator", _("national coordinator")
-    PARTNER_STAFF = "partner_staff", _("partner-agency staff")
-    ANALYST = "analyst", _("analyst")
-    ADMINISTRATOR = "administrator", _("administrator")
-
-
-# What each role may do. Jurisdiction (which records) is separate: always the subtree of the user's units.
-PERSONAL_DATA_ROLES = frozenset(Role) - {Role.ANALYST}
-PERSONAL_DATA_WRITE_ROLES = frozenset(
-    {
-        Role.FIELD_VOLUNTEER,
-        Role.POST_SUPERVISOR,
-        Role.COUNTY_COORDINATOR,
-        Role.PROVINCE_COORDINATOR,
-        Role.NATIONAL_COORDINATOR,
-        Role.ADMINISTRATOR,
-    }
-)
-IMPORT_ROLES = frozenset(
-    {
-        Role.POST_SUPERVISOR,
-        Role.COUNTY_COORDINATOR,
-        Role.PROVINCE_COORDINATOR,
-        Role.NATIONAL_COORDINATOR,
-        Role.ADMINISTRATOR,
-    }
-)
-AUDIT_ROLES = frozenset(
-    {Role.COUNTY_COORDINATOR, Role.PROVINCE_COORDINATOR, Role.NATIONAL_COORDINATOR, Role.ADMINISTRATOR}
-)
-# Who reads the aggregate reports (Rt by province and county, …).
-REPORT_ROLES = AUDIT_ROLES | {Role.ANALYST}
+from .capabilities import PERSONAL_DATA_ROLES
+from .roles import Role  # noqa: F401  (Role is imported from here by every app)
 
 
 class User(AbstractUser):

@@ -4,8 +4,8 @@ import datetime as dt
 
 from ninja import Field, Schema
 
+from mahalle.core.schemas import ShortText
 from mahalle.geo.schemas import OrgUnitOut
-from mahalle.registry.schemas import ShortText
 
 
 class MeOut(Schema):

@@ -17,7 +17,7 @@ def user_jurisdiction_units(*, user: User) -> list[OrgUnit]:
         units = sorted(user.org_units.all(), key=lambda u: u.path)
         cached = []
         for unit in units:
-            if not any(unit.path.startswith(kept.path) for kept in cached):
+            if not path_within(unit.path, [kept.path for kept in cached]):
                 cached.append(unit)
         user._jurisdiction_units = cached
     return cached
@@ -30,6 +30,16 @@ def personal_data_paths(*, user: User) -> list[str]:
     return [unit.path for unit in user_jurisdiction_units(user=user)]
 
 
+def path_within(org_path: str, paths) -> bool:
+    """The one prefix test: a record at `org_path` lies in one of the subtrees `paths` (materialized paths)."""
+    return any(org_path.startswith(path) for path in paths)
+
+
+def personal_record_visible(*, user: User, org_path: str) -> bool:
+    """Whether this user may read a personal record kept at `org_path`."""
+    return path_within(org_path, personal_data_paths(user=user))
+
+
 def require_personal_data(*, user: User) -> None:
     """Refuse (403) a role without personal data (the analyst) before any personal record is looked up."""
     if not user.can_read_personal_data:
@@ -37,7 +47,7 @@ def require_personal_data(*, user: User) -> None:
 
 
 def org_unit_in_jurisdiction(*, user: User, unit: OrgUnit) -> bool:
-    return any(unit.path.startswith(unit_.path) for unit_ in user_jurisdiction_units(user=user))
+    return path_within(unit.path, [unit_.path for unit_ in user_jurisdiction_units(user=user)])
 
 
 def user_for_token(*, secret: str) -> User | None:

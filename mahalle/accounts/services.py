@@ -1,15 +1,15 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 
 from mahalle.audit.services import audit_record
 from mahalle.core.errors import ValidationFailed, field_error
+from mahalle.core.service import service
 from mahalle.geo.models import OrgUnit
 
 from .models import ApiToken, Role, User
 
 
-@transaction.atomic
+@service
 def user_create(
     *,
     actor: User | None,
@@ -56,7 +56,7 @@ def user_create(
     return user
 
 
-@transaction.atomic
+@service
 def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token for `user`; returns (token, secret). The secret is not stored and cannot be shown again."""
     secret = ApiToken.new_secret()

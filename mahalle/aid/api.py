@@ -6,20 +6,19 @@ a record outside the caller's subtree is 404, a role that may not do the write g
 
 from collections import Counter
 
-from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.accounts.selectors import require_personal_data
+from mahalle.accounts.gates import personal_data_router
 from mahalle.core.errors import ValidationFailed, field_error, first_or_not_found
 from mahalle.geo.models import OrgUnit
 from mahalle.needs.models import Agency
 from mahalle.registry.selectors import persons_visible
 
 from . import exports, rules, selectors, services
-from .models import Item
+from .models import Item, Warehouse
 from .schemas import (
     BatchOut,
     CodeSentOut,
@@ -41,6 +40,8 @@ from .schemas import (
 )
 
 router = Router(tags=["aid"])
+# Entitlements, deliveries, loans and payments: every operation passes the personal-data gate (403 for the analyst).
+personal = personal_data_router(tags=["aid"])
 
 
 def _by_code(model, code, field: str, what: str, queryset=None):
@@ -95,10 +96,6 @@ def program_post(request, payload: ProgramIn):
     return Status(201, _program_out(program))
 
 
-def _cycle(request, cycle_id: int):
-    return first_or_not_found(selectors.cycles_visible(user=request.user), cycle_id, "cycle")
-
-
 def _cycle_out(request, cycle) -> dict:
     coverage = selectors.cycle_coverage(user=request.user, cycle=cycle)
     return {
@@ -113,14 +110,16 @@ def _cycle_out(request, cycle) -> dict:
     "/cycles/{cycle_id}", response=CycleDetailOut, summary="A cycle: progress and coverage in your area"
 )
 def cycle_detail(request, cycle_id: int):
-    return _cycle_out(request, _cycle(request, cycle_id))
+    return _cycle_out(request, selectors.access_cycle(request.user, cycle_id))
 
 
 @router.post(
     "/cycles/{cycle_id}/run", response={202: CycleDetailOut}, summary="Compute the cycle's entitlements"
 )
 def cycle_run(request, cycle_id: int):
-    cycle = services.cycle_run_request(actor=request.user, cycle=_cycle(request, cycle_id))
+    cycle = services.cycle_run_request(
+        actor=request.user, cycle=selectors.access_cycle(request.user, cycle_id)
+    )
     return Status(202, _cycle_out(request, cycle))
 
 
@@ -128,62 +127,55 @@ def cycle_run(request, cycle_id: int):
     "/cycles/{cycle_id}/approve", response=CycleDetailOut, summary="Approve (freeze) a computed cycle"
 )
 def cycle_approve(request, cycle_id: int):
-    cycle = services.cycle_approve(actor=request.user, cycle=_cycle(request, cycle_id))
+    cycle = services.cycle_approve(actor=request.user, cycle=selectors.access_cycle(request.user, cycle_id))
     return _cycle_out(request, cycle)
 
 
 # --- entitlements and deliveries (personal) ------------------------------------------------------------------
 
 
-@router.get(
+@personal.get(
     "/cycles/{cycle_id}/entitlements", response=list[EntitlementOut], summary="Entitlements in your area"
 )
 @paginate(Page)
 def entitlements_list(request, cycle_id: int, flagged: bool = False):
-    require_personal_data(user=request.user)
-    cycle = _cycle(request, cycle_id)
+    cycle = selectors.access_cycle(request.user, cycle_id)
     rows = selectors.entitlements_visible(user=request.user).filter(cycle=cycle)
     if flagged:
         rows = rows.exclude(flag="")
     return [_entitlement_out(e) for e in selectors.with_delivered(rows.order_by("org_path", "id"))]
 
 
-@router.get(
+@personal.get(
     "/entitlements/due", response=list[EntitlementOut], summary="Approved, not yet delivered (your area)"
 )
 @paginate(Page)
 def entitlements_due(request):
-    require_personal_data(user=request.user)
     return [_entitlement_out(e) for e in selectors.entitlements_to_deliver(user=request.user).order_by("id")]
 
 
-@router.post(
+@personal.post(
     "/entitlements/{entitlement_id}/decision", response=EntitlementOut, summary="Keep or drop a flag"
 )
 def entitlement_decision(request, entitlement_id: int, payload: DecisionIn):
-    require_personal_data(user=request.user)
-    entitlement = first_or_not_found(selectors.entitlements_visible(user=request.user), entitlement_id, "entitlement")
+    entitlement = selectors.access_entitlement(request.user, entitlement_id)
     entitlement = services.entitlement_decide(actor=request.user, entitlement=entitlement, **payload.dict())
     return _entitlement_out(entitlement)
 
 
-@router.post(
+@personal.post(
     "/entitlements/{entitlement_id}/code", response=CodeSentOut, summary="Send a one-time delivery code"
 )
 def entitlement_code(request, entitlement_id: int):
-    require_personal_data(user=request.user)
-    entitlement = first_or_not_found(selectors.entitlements_visible(user=request.user), entitlement_id, "entitlement")
+    entitlement = selectors.access_entitlement(request.user, entitlement_id)
     return services.delivery_code_send(actor=request.user, entitlement=entitlement)
 
 
-@router.post("/deliveries", response={201: DeliveryOut, 200: DeliveryOut}, summary="Record a delivery")
+@personal.post("/deliveries", response={201: DeliveryOut, 200: DeliveryOut}, summary="Record a delivery")
 def delivery_post(request, payload: DeliveryIn):
     """201 when recorded, 200 when the same delivery id arrives again; 409 when the entitlement was delivered
     already (another id) or the post's stock is short; 404 outside your area."""
-    require_personal_data(user=request.user)
-    entitlement = first_or_not_found(
-        selectors.entitlements_visible(user=request.user), payload.entitlement_id, "entitlement"
-    )
+    entitlement = selectors.access_entitlement(request.user, payload.entitlement_id)
     delivery, created = services.delivery_record(
         actor=request.user,
         entitlement=entitlement,
@@ -220,41 +212,18 @@ def stock_move(request, payload: StockMoveIn):
     )
     item = _by_code(Item, payload.item, "item", "item")
     reference = ""
+    at = {"actor": user, "warehouse": warehouse, "item": item, "lot": payload.lot}
     if payload.kind == "receipt":
-        services.stock_receive(
-            actor=user,
-            warehouse=warehouse,
-            item=item,
-            quantity=payload.quantity,
-            lot=payload.lot,
-            expiry=payload.expiry,
-            source=payload.note,
-        )
+        services.stock_receive(**at, quantity=payload.quantity, expiry=payload.expiry, source=payload.note)
     elif payload.kind == "transfer":
-        from .models import Warehouse
-
         target = _by_code(Warehouse, payload.target, "target", "warehouse")
         reference = services.stock_transfer(
             actor=user, source=warehouse, target=target, item=item, quantity=payload.quantity, lot=payload.lot
         )
     elif payload.kind == "loss":
-        services.stock_write_off(
-            actor=user,
-            warehouse=warehouse,
-            item=item,
-            quantity=payload.quantity,
-            lot=payload.lot,
-            reason=payload.note,
-        )
+        services.stock_write_off(**at, quantity=payload.quantity, reason=payload.note)
     else:
-        services.stock_adjust(
-            actor=user,
-            warehouse=warehouse,
-            item=item,
-            counted=payload.quantity,
-            lot=payload.lot,
-            reason=payload.note,
-        )
+        services.stock_adjust(**at, counted=payload.quantity, reason=payload.note)
     return Status(201, {"ok": True, "reference": reference})
 
 
@@ -269,18 +238,16 @@ def _loan_out(loan) -> dict:
     }
 
 
-@router.get("/loans", response=list[LoanOut], summary="Equipment lent now (who has which unit)")
+@personal.get("/loans", response=list[LoanOut], summary="Equipment lent now (who has which unit)")
 @paginate(Page)
 def loans_list(request, overdue: bool = False):
-    require_personal_data(user=request.user)
     loans = selectors.loans_overdue(user=request.user) if overdue else selectors.loans_open(user=request.user)
     return [_loan_out(loan) for loan in loans.order_by("due_on", "id")]
 
 
-@router.post("/loans", response={201: LoanOut}, summary="Lend a unit to a patient at home")
+@personal.post("/loans", response={201: LoanOut}, summary="Lend a unit to a patient at home")
 def loan_post(request, payload: LoanIn):
     user = request.user
-    require_personal_data(user=user)
     person = first_or_not_found(persons_visible(user=user), payload.person_id, "person")
     unit = selectors.equipment_units_visible(user=user).filter(serial=payload.serial.strip().upper()).first()
     if unit is None:
@@ -291,42 +258,31 @@ def loan_post(request, payload: LoanIn):
     return Status(201, _loan_out(loan))
 
 
-@router.post(
+@personal.post(
     "/loans/{uuid:loan_id}/return", response=LoanOut, summary="Take a unit back (it goes to cleaning)"
 )
 def loan_return(request, loan_id, payload: ReturnIn):
-    require_personal_data(user=request.user)
-    loan = first_or_not_found(selectors.loans_visible(user=request.user), loan_id, "loan")
+    loan = selectors.access_loan(request.user, loan_id)
     return _loan_out(services.loan_return(actor=request.user, loan=loan, on=payload.on))
 
 
 # --- cash payments (personal) --------------------------------------------------------------------------------
 
 
-@router.get("/cycles/{cycle_id}/payments", summary="Payment instructions for the paying agency (CSV or XLSX)")
+@personal.get(
+    "/cycles/{cycle_id}/payments", summary="Payment instructions for the paying agency (CSV or XLSX)"
+)
 def payments_export(request, cycle_id: int, format: str = "csv"):  # noqa: A002 - the query parameter's name
-    require_personal_data(user=request.user)
-    cycle = _cycle(request, cycle_id)
+    cycle = selectors.access_cycle(request.user, cycle_id)
     rows = services.payments_export_rows(actor=request.user, cycle=cycle)
-    name = f"payments-{cycle.program.code}-{cycle.number}"
-    if format == "xlsx":
-        response = HttpResponse(
-            exports.payments_xlsx(rows),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-    else:
-        response = HttpResponse(exports.payments_csv(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return exports.payments_response(rows, f"payments-{cycle.program.code}-{cycle.number}", format)
 
 
-@router.post(
+@personal.post(
     "/cycles/{cycle_id}/payment-results", response=BatchOut, summary="Reconcile the agency's results"
 )
 def payment_results(request, cycle_id: int, payload: PaymentResultsIn):
-    require_personal_data(user=request.user)
-    cycle = _cycle(request, cycle_id)
+    cycle = selectors.access_cycle(request.user, cycle_id)
     results = services.payment_results_import(
         actor=request.user, cycle=cycle, rows=[item.dict() for item in payload.items]
     )
@@ -334,3 +290,6 @@ def payment_results(request, cycle_id: int, payload: PaymentResultsIn):
         "results": [{"id": r.id, "status": r.status, "errors": r.errors} for r in results],
         "counts": dict(Counter(r.status for r in results)),
     }
+
+
+router.add_router("", personal)

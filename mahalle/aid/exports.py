@@ -4,12 +4,13 @@ results file read back (CSV or XLSX, header row: reference, status, paid_on, not
 import csv
 import io
 
+from django.http import HttpResponse
 from openpyxl import Workbook, load_workbook
 
 from mahalle.core.errors import ValidationFailed, field_error
 
-from .services import PAYMENT_COLUMNS
-
+PAYMENT_COLUMNS = ["reference", "national_code", "name", "mobile", "amount"]  # services.payments_export_rows
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RESULT_COLUMNS = ["reference", "status", "paid_on", "note"]
 
 
@@ -30,6 +31,17 @@ def payments_xlsx(rows: list[list[str]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def payments_response(rows: list[list[str]], name: str, file_format: str = "csv") -> HttpResponse:
+    """The payment instructions as a download: XLSX when asked for, CSV otherwise."""
+    if file_format == "xlsx":
+        response = HttpResponse(payments_xlsx(rows), content_type=XLSX_TYPE)
+    else:
+        file_format = "csv"
+        response = HttpResponse(payments_csv(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
+    return response
 
 
 def results_read(name: str, data: bytes) -> list[dict]:

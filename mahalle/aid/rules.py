@@ -14,13 +14,25 @@ A rule is a JSON object; every condition present must hold (AND):
 
 import datetime as dt
 
+from dateutil.relativedelta import relativedelta
 from django.db.models import Exists, OuterRef, Q, Subquery
 
+from mahalle.cases.models import Case, Outcome
 from mahalle.core.errors import ValidationFailed, field_error
 from mahalle.needs.models import HouseholdNeed, NeedKind
 
+from .models import Cadence
+
 KEYS = {"need_kinds", "min_score", "breadwinner_died", "death_within_days", "regions"}
 DEFAULT_DEATH_WITHIN_DAYS = 365
+
+
+def cycle_periods(*, cadence: str, cycles: int, start: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The (first day, last day) of each cycle of a program: one month once, or `cycles` weeks or months."""
+    if cadence == Cadence.ONCE:
+        return [(start, start + relativedelta(months=1) - dt.timedelta(days=1))]
+    step = relativedelta(weeks=1) if cadence == Cadence.WEEKLY else relativedelta(months=1)
+    return [(start + step * i, start + step * (i + 1) - dt.timedelta(days=1)) for i in range(cycles)]
 
 
 def rule_clean(rule: dict, *, region_codes_known=None) -> dict:
@@ -94,8 +106,6 @@ def _open_needs(kinds, start: dt.date, end: dt.date):
 
 def death_cases(*, since: dt.date, until: dt.date):
     """Deaths of heads of household (outcome died), dated in [since, until], correlated to the household."""
-    from mahalle.cases.models import Case, Outcome
-
     return Case.objects.filter(outcome=Outcome.DIED, outcome_date__gte=since, outcome_date__lte=until).filter(
         Q(person__household=OuterRef("pk"), person__relation_to_head="head")
         | Q(person_id=OuterRef("head_id"))

@@ -7,9 +7,9 @@ from typing import Literal
 
 from ninja import Field, Schema
 
-from mahalle.registry.schemas import Page, ShortText, Text
+from mahalle.core.schemas import BatchOut, Page, ShortText, Text
 
-__all__ = ["Page"]
+__all__ = ["BatchOut", "Page"]
 
 
 class ProgramIn(Schema):
@@ -159,19 +159,3 @@ class PaymentResultIn(Schema):
 
 class PaymentResultsIn(Schema):
     items: list[PaymentResultIn] = Field(..., max_length=10000)
-
-
-class ItemErrorOut(Schema):
-    field: str
-    message: str
-
-
-class ItemResultOut(Schema):
-    id: str
-    status: str
-    errors: list[ItemErrorOut]
-
-
-class BatchOut(Schema):
-    results: list[ItemResultOut]
-    counts: dict[str, int]

@@ -7,21 +7,29 @@ deliveries and loans are personal: only the actor's subtree (personal_data_paths
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from mahalle.accounts.selectors import personal_data_paths, user_jurisdiction_units
+from mahalle.cases.models import FollowUp, Isolation
+from mahalle.cases.rules import DETERIORATION_SPO2
+from mahalle.core.errors import first_or_not_found
+from mahalle.geo.models import OrgUnit
+from mahalle.registry.models import Household
 
+from . import rules
 from .models import (
     AidKind,
     Cycle,
     Delivery,
     Entitlement,
     EquipmentUnit,
+    Item,
     Loan,
     Program,
     StockLevel,
     StockMove,
+    TransferOrder,
     Warehouse,
 )
 
@@ -78,6 +86,83 @@ def stock_levels_visible(*, user):
     return StockLevel.objects.filter(warehouse__in=warehouses_visible(user=user)).select_related(
         "warehouse", "item"
     )
+
+
+def transfer_orders_visible(*, user):
+    """Transfer orders from a warehouse of the user's area (the ones they may dispatch)."""
+    return TransferOrder.objects.filter(source__in=warehouses_visible(user=user))
+
+
+# --- one record by id, in the user's scope, or NotFound (404) ---------------------------------------------------
+
+
+def access_program(user, program_id, *, for_update: bool = False) -> Program:
+    return first_or_not_found(programs_visible(user=user), program_id, "program", for_update=for_update)
+
+
+def access_cycle(user, cycle_id, *, for_update: bool = False) -> Cycle:
+    return first_or_not_found(cycles_visible(user=user), cycle_id, "cycle", for_update=for_update)
+
+
+def access_entitlement(user, entitlement_id, *, for_update: bool = False) -> Entitlement:
+    return first_or_not_found(
+        entitlements_visible(user=user), entitlement_id, "entitlement", for_update=for_update
+    )
+
+
+def access_warehouse(user, warehouse_id, *, for_update: bool = False) -> Warehouse:
+    return first_or_not_found(warehouses_visible(user=user), warehouse_id, "warehouse", for_update=for_update)
+
+
+def access_equipment_unit(user, unit_id, *, for_update: bool = False) -> EquipmentUnit:
+    return first_or_not_found(equipment_units_visible(user=user), unit_id, "unit", for_update=for_update)
+
+
+def access_loan(user, loan_id, *, for_update: bool = False) -> Loan:
+    return first_or_not_found(loans_visible(user=user), loan_id, "loan", for_update=for_update)
+
+
+def access_transfer_order(user, order_id, *, for_update: bool = False) -> TransferOrder:
+    return first_or_not_found(
+        transfer_orders_visible(user=user), order_id, "transfer order", for_update=for_update
+    )
+
+
+# --- what a cycle computes from, and what stock can give (not scoped: the services' reads) ------------------------
+
+
+def eligible_for(cycle: Cycle):
+    """The households a cycle's rule admits, in the program's area (or the rule's regions)."""
+    program = cycle.program
+    scope = Household.objects.all()
+    if program.rule.get("regions"):
+        paths = OrgUnit.objects.filter(code__in=program.rule["regions"]).values_list("path", flat=True)
+        scope = scope.within_any(paths)
+    else:
+        scope = scope.within(program.org_path)
+    return rules.eligible_households(
+        scope, program.rule, period_start=cycle.period_start, period_end=cycle.period_end
+    )
+
+
+def item_is_equipment(item: Item) -> bool:
+    """Whether the item is lent as numbered units (oxygen concentrators) rather than counted as stock."""
+    return EquipmentUnit.objects.filter(item=item).exists()
+
+
+def available_units(*, warehouse_ids, item: Item) -> dict[int, int]:
+    """What each warehouse can give of an item: available equipment units, or stock on hand."""
+    if item_is_equipment(item):
+        rows = (
+            EquipmentUnit.objects.filter(
+                item=item, warehouse_id__in=warehouse_ids, status=EquipmentUnit.Status.AVAILABLE
+            )
+            .values("warehouse_id")
+            .annotate(n=Count("pk"))
+        )
+        return {r["warehouse_id"]: r["n"] for r in rows}
+    rows = StockLevel.objects.filter(item=item, warehouse_id__in=warehouse_ids).values("warehouse_id")
+    return {r["warehouse_id"]: int(r["q"]) for r in rows.annotate(q=Sum("quantity")) if r["q"] >= 1}
 
 
 def entitlements_to_deliver(*, user):
@@ -151,7 +236,7 @@ def with_delivered(entitlements):
 
 # --- allocation of scarce stock ---------------------------------------------------------------------------------
 
-LOW_SPO2 = 93  # below this a patient at home needs oxygen (cases.services.DETERIORATION_SPO2)
+LOW_SPO2 = DETERIORATION_SPO2  # below this a patient at home needs oxygen (an urgent follow-up alert)
 SPO2_RECENT_DAYS = 3
 
 
@@ -164,11 +249,6 @@ def oxygen_need_by_region(*, user, level: int, item, on: dt.date | None = None) 
     """Patients at home (active home isolation) whose SpO2 was below LOW_SPO2 in the last SPO2_RECENT_DAYS days
     and who hold no unit of `item` on loan now, counted per org unit at `level` in the user's jurisdiction; the
     weight is 1 + the mean vulnerability score of their households / 10 (so vulnerable regions weigh more)."""
-    from django.db.models import Exists, OuterRef
-
-    from mahalle.cases.models import FollowUp, Isolation
-    from mahalle.geo.models import OrgUnit
-
     on = on or timezone.localdate()
     low = FollowUp.objects.filter(
         isolation=OuterRef("pk"), spo2__lt=LOW_SPO2, date__gte=on - dt.timedelta(days=SPO2_RECENT_DAYS)

@@ -10,33 +10,37 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
 
+from mahalle.accounts.capabilities import Can, may
+from mahalle.accounts.gates import personal_data_required
+from mahalle.accounts.selectors import path_within
 from mahalle.core import errors
+from mahalle.core.pages import Pages
 from mahalle.geo.models import OrgUnit
 from mahalle.needs.models import Agency, NeedKind
 from mahalle.registry.selectors import persons_visible
-from mahalle.registry.views import personal_data_required
 
 from . import exports, rules, selectors, services
 from .models import AidKind, Cadence, Cycle, Delivery, EquipmentUnit, Item, Proof, TransferOrder, Warehouse
+from .optim.allocation import AllocationInputError, allocate
 
+pages = Pages("aid")
 LIST_LIMIT = 200
 
 
 def _refused(request, exc: errors.DomainError):
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(exc.detail)
-    if isinstance(exc, errors.NotFound):
-        raise Http404(exc.detail)
+    """A refusal caught around a form: a 403 or 404 goes on to the 403/404 page (web.middleware answers them);
+    any other (422, 409) is shown as the page's message."""
+    if isinstance(exc, errors.PermissionDenied | errors.NotFound):
+        raise exc
     messages.error(request, exc.summary())
 
 
-@require_safe
+@pages.get("", name="index")
 @login_required
 def index(request):
     """The dashboard: per program and cycle, entitled / delivered / pending in the user's area; stock on hand and
@@ -54,8 +58,8 @@ def index(request):
         "programs": programs,
         "stock": selectors.stock_days_left(user=user),
         "overdue": selectors.loans_overdue(user=user).count() if user.can_read_personal_data else None,
-        "can_manage": user.has_role(services.PROGRAM_ROLES),
-        "can_deliver": user.has_role(services.DELIVERY_ROLES),
+        "can_manage": may(user, Can.MANAGE_PROGRAMS),
+        "can_deliver": may(user, Can.DELIVER),
         "today": timezone.localdate(),
     }
     return render(request, "aid/index.html", context)
@@ -64,11 +68,12 @@ def index(request):
 # --- programs and cycles --------------------------------------------------------------------------------------
 
 
+@pages.route("programs/new/", name="program_new")
 @login_required
 def program_new(request):
     """A coordinator defines a program: kind, category, funding agency, area, rule, cycles."""
     user = request.user
-    if not user.has_role(services.PROGRAM_ROLES):
+    if not may(user, Can.MANAGE_PROGRAMS):
         raise PermissionDenied
     values = request.POST if request.method == "POST" else {}
     status = 200
@@ -123,11 +128,11 @@ def program_new(request):
     return render(request, "aid/program_new.html", context, status=status)
 
 
-@require_safe
+@pages.get("programs/<int:program_id>/", name="program")
 @login_required
 def program_detail(request, program_id):
     user = request.user
-    program = get_object_or_404(selectors.programs_visible(user=user), pk=program_id)
+    program = selectors.access_program(user, program_id)
     cycles = list(program.cycle_set.all())
     for cycle in cycles:
         cycle.coverage = selectors.cycle_coverage(user=user, cycle=cycle)
@@ -143,16 +148,16 @@ def program_detail(request, program_id):
         "cycles": cycles,
         "computed": computed,
         "flagged": flagged,
-        "can_manage": user.has_role(services.PROGRAM_ROLES),
+        "can_manage": may(user, Can.MANAGE_PROGRAMS),
     }
     return render(request, "aid/program.html", context)
 
 
-@require_POST
+@pages.post("cycles/<int:cycle_id>/<slug:action>/", name="cycle_action")
 @login_required
 def cycle_action(request, cycle_id, action):
     user = request.user
-    cycle = get_object_or_404(selectors.cycles_visible(user=user), pk=cycle_id)
+    cycle = selectors.access_cycle(user, cycle_id)
     try:
         if action == "run":
             services.cycle_run_request(actor=user, cycle=cycle)
@@ -167,11 +172,11 @@ def cycle_action(request, cycle_id, action):
     return redirect("aid:program", program_id=cycle.program_id)
 
 
-@require_POST
+@pages.post("entitlements/<int:entitlement_id>/decision/", name="entitlement_decide")
 @personal_data_required
 def entitlement_decide(request, entitlement_id):
     user = request.user
-    entitlement = get_object_or_404(selectors.entitlements_visible(user=user), pk=entitlement_id)
+    entitlement = selectors.access_entitlement(user, entitlement_id)
     try:
         services.entitlement_decide(
             actor=user,
@@ -184,40 +189,29 @@ def entitlement_decide(request, entitlement_id):
     return redirect("aid:program", program_id=entitlement.cycle.program_id)
 
 
-@require_safe
+@pages.get("cycles/<int:cycle_id>/payments/", name="payments_export")
 @personal_data_required
 def payments_export(request, cycle_id):
-    user = request.user
-    cycle = get_object_or_404(selectors.cycles_visible(user=user), pk=cycle_id)
+    cycle = selectors.access_cycle(request.user, cycle_id)
     try:
-        rows = services.payments_export_rows(actor=user, cycle=cycle)
+        rows = services.payments_export_rows(actor=request.user, cycle=cycle)
     except errors.DomainError as exc:
         _refused(request, exc)
         return redirect("aid:program", program_id=cycle.program_id)
     name = f"payments-{cycle.program.code}-{cycle.number}"
-    if request.GET.get("format") == "xlsx":
-        response = HttpResponse(
-            exports.payments_xlsx(rows),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-        return response
-    response = HttpResponse(exports.payments_csv(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return exports.payments_response(rows, name, request.GET.get("format", "csv"))
 
 
-@require_POST
+@pages.post("cycles/<int:cycle_id>/payment-results/", name="payment_results")
 @personal_data_required
 def payment_results(request, cycle_id):
-    user = request.user
-    cycle = get_object_or_404(selectors.cycles_visible(user=user), pk=cycle_id)
+    cycle = selectors.access_cycle(request.user, cycle_id)
     upload = request.FILES.get("file")
     try:
         if upload is None:
             raise errors.ValidationFailed(_("choose the results file"), [])
         rows = exports.results_read(upload.name, upload.read())
-        results = services.payment_results_import(actor=user, cycle=cycle, rows=rows)
+        results = services.payment_results_import(actor=request.user, cycle=cycle, rows=rows)
     except errors.DomainError as exc:
         _refused(request, exc)
         return redirect("aid:program", program_id=cycle.program_id)
@@ -233,7 +227,7 @@ def payment_results(request, cycle_id):
 # --- deliveries (phone) ---------------------------------------------------------------------------------------
 
 
-@require_safe
+@pages.get("deliveries/", name="deliveries")
 @personal_data_required
 def deliveries(request):
     """A volunteer's list: entitlements of approved cycles in their area not yet delivered."""
@@ -241,15 +235,14 @@ def deliveries(request):
     return render(request, "aid/deliveries.html", {"due": due})
 
 
+@pages.route("deliveries/<int:entitlement_id>/", name="deliver")
 @personal_data_required
 def deliver(request, entitlement_id):
     """Deliver one entitlement with proof: the household's one-time code, a signature/photo, or a supervisor."""
     user = request.user
-    if not user.has_role(services.DELIVERY_ROLES):
+    if not may(user, Can.DELIVER):
         raise PermissionDenied
-    entitlement = get_object_or_404(
-        selectors.entitlements_visible(user=user).select_related("cycle__program__item"), pk=entitlement_id
-    )
+    entitlement = selectors.access_entitlement(user, entitlement_id)
     status = 200
     if request.method == "POST":
         status = 422
@@ -284,7 +277,7 @@ def deliver(request, entitlement_id):
         "delivered": delivered,
         "delivery_id": uuid.uuid4(),
         "proofs": Proof.choices,
-        "is_supervisor": user.has_role(services.STOCK_ROLES),
+        "is_supervisor": may(user, Can.MANAGE_STOCK),
     }
     return render(request, "aid/deliver.html", context, status=status)
 
@@ -292,6 +285,7 @@ def deliver(request, entitlement_id):
 # --- equipment loans ------------------------------------------------------------------------------------------
 
 
+@pages.route("loans/", name="loans")
 @personal_data_required
 def loans(request):
     """Who has which unit now (overdue first), units to clean, and lending a free unit to a patient."""
@@ -300,9 +294,7 @@ def loans(request):
         action = request.POST.get("action")
         try:
             if action == "lend":
-                unit = get_object_or_404(
-                    selectors.equipment_units_visible(user=user), pk=request.POST.get("unit")
-                )
+                unit = selectors.access_equipment_unit(user, request.POST.get("unit"))
                 person = (
                     persons_visible(user=user)
                     .filter(national_code=request.POST.get("national_code", ""))
@@ -318,13 +310,11 @@ def loans(request):
                 )
                 messages.success(request, _("Unit lent."))
             elif action == "return":
-                loan = get_object_or_404(selectors.loans_visible(user=user), pk=request.POST.get("loan"))
+                loan = selectors.access_loan(user, request.POST.get("loan"))
                 services.loan_return(actor=user, loan=loan)
                 messages.success(request, _("Unit returned; clean it before lending it again."))
             elif action == "cleaned":
-                unit = get_object_or_404(
-                    selectors.equipment_units_visible(user=user), pk=request.POST.get("unit")
-                )
+                unit = selectors.access_equipment_unit(user, request.POST.get("unit"))
                 services.equipment_unit_cleaned(actor=user, unit=unit)
                 messages.success(request, _("Unit cleaned and available."))
             else:
@@ -343,7 +333,7 @@ def loans(request):
         "loans": open_loans,
         "available": list(units.filter(status=EquipmentUnit.Status.AVAILABLE)[:LIST_LIMIT]),
         "cleaning": list(units.filter(status=EquipmentUnit.Status.CLEANING)[:LIST_LIMIT]),
-        "can_lend": user.has_role(services.STOCK_ROLES),
+        "can_lend": may(user, Can.MANAGE_STOCK),
     }
     return render(request, "aid/loans.html", context)
 
@@ -351,6 +341,7 @@ def loans(request):
 # --- stock ----------------------------------------------------------------------------------------------------
 
 
+@pages.route("stock/", name="stock")
 @login_required
 def stock(request):
     """Stock of the warehouses in the user's area; receipts and transfers for those who manage stock."""
@@ -385,12 +376,14 @@ def stock(request):
             _refused(request, exc)
     elif request.method == "POST":
         try:
-            warehouse = get_object_or_404(warehouses, pk=request.POST.get("warehouse"))
-            item = get_object_or_404(Item.objects.all(), pk=request.POST.get("item"))
+            warehouse = selectors.access_warehouse(user, request.POST.get("warehouse"))
+            item = errors.first_or_not_found(Item.objects.all(), request.POST.get("item"), "item")
             quantity = request.POST.get("quantity", "")
             lot = request.POST.get("lot", "").strip()
             if request.POST.get("action") == "transfer":
-                target = get_object_or_404(Warehouse.objects.all(), pk=request.POST.get("target"))
+                target = errors.first_or_not_found(
+                    Warehouse.objects.all(), request.POST.get("target"), "warehouse"
+                )
                 services.stock_transfer(
                     actor=user, source=warehouse, target=target, item=item, quantity=quantity, lot=lot
                 )
@@ -416,8 +409,8 @@ def stock(request):
         "warehouses": list(warehouses),
         "targets": list(Warehouse.objects.order_by("org_path")[:LIST_LIMIT]),
         "items": list(Item.objects.order_by("name")),
-        "can_manage": user.has_role(services.STOCK_ROLES),
-        "can_define": user.has_role(services.PROGRAM_ROLES),
+        "can_manage": may(user, Can.MANAGE_STOCK),
+        "can_define": may(user, Can.MANAGE_PROGRAMS),
         "orders": list(
             TransferOrder.objects.filter(status=TransferOrder.Status.ORDERED)
             .filter(Q(source__in=warehouses) | Q(target__in=warehouses))
@@ -436,18 +429,17 @@ def _reaches(warehouse, region_path: str) -> bool:
     if len(parts) <= 1:
         return True
     province = ".".join(parts[:2]) + "."
-    return region_path.startswith(province)
+    return path_within(region_path, [province])
 
 
+@pages.route("allocate/", name="allocate")
 @login_required
 def allocate_page(request):
     """A coordinator picks an item and a region level; Mahalle proposes how to spread the scarce stock over the
     regions' need (patients at home with low SpO2 not yet served, weighted by vulnerability), explains it, and on
     approval creates transfer orders."""
-    from .optim.allocation import AllocationInputError, allocate
-
     user = request.user
-    if not user.has_role(services.PROGRAM_ROLES):
+    if not may(user, Can.MANAGE_PROGRAMS):
         raise PermissionDenied
     data = request.POST if request.method == "POST" else request.GET
     items = list(Item.objects.order_by("name"))
@@ -490,7 +482,7 @@ def allocate_page(request):
             _refused(request, exc)
         except ValueError:
             messages.error(request, _("The proposal was not valid; propose again."))
-    on_hand = services.available_units(warehouse_ids=[w.pk for w in warehouses.values()], item=item)
+    on_hand = selectors.available_units(warehouse_ids=[w.pk for w in warehouses.values()], item=item)
     stock_rows = [(w, on_hand[w.pk]) for w in warehouses.values() if on_hand.get(w.pk)]
     need = selectors.oxygen_need_by_region(user=user, level=level, item=item)
     context.update({"stock": stock_rows, "need": need})
@@ -530,12 +522,10 @@ def allocate_page(request):
     return render(request, "aid/allocate.html", context)
 
 
-@require_POST
+@pages.post("stock/orders/<int:order_id>/execute/", name="transfer_order_execute")
 @login_required
 def transfer_order_execute(request, order_id):
-    order = get_object_or_404(
-        TransferOrder.objects.filter(source__in=selectors.warehouses_visible(user=request.user)), pk=order_id
-    )
+    order = selectors.access_transfer_order(request.user, order_id)
     try:
         services.transfer_order_execute(actor=request.user, order=order)
         messages.success(request, _("Transfer done."))

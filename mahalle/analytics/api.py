@@ -10,8 +10,8 @@ from ninja import Query, Router, Schema
 from mahalle.core.errors import NotFound, PermissionDenied
 
 from . import selectors
+from .rules import rt_settings
 from .schemas import RtSeriesOut
-from .services import rt_settings
 
 router = Router(tags=["analytics"])
 

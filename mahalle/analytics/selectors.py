@@ -2,7 +2,7 @@
 
 Rt is aggregate (no person in it), so it is not scoped by `personal_data_paths` (which gives the analyst
 nothing). The rule, decided here and nowhere else:
-- the roles that see Rt: county, province and national coordinators, analysts and administrators (RT_ROLES);
+- the roles that see Rt: county, province and national coordinators, analysts and administrators (capability Can.READ_REPORTS);
   others get 403;
 - an analyst sees every province and county (aggregate statistics are the analyst's work);
 - everyone else sees the provinces and counties inside their own units, and the ones their units lie in (a
@@ -12,18 +12,18 @@ nothing). The rule, decided here and nowhere else:
 
 from django.db.models import Q, QuerySet
 
-from mahalle.accounts.models import REPORT_ROLES, Role
+from mahalle.accounts.capabilities import Can, may
+from mahalle.accounts.models import Role
 from mahalle.accounts.selectors import user_jurisdiction_units
 from mahalle.geo.models import PATH_SEPARATOR, Level, OrgUnit
 
 from .models import RtEstimate
 
-RT_ROLES = REPORT_ROLES
 RT_LEVELS = (Level.PROVINCE, Level.COUNTY)
 
 
 def can_see_rt(*, user) -> bool:
-    return bool(user.is_authenticated and user.has_role(RT_ROLES))
+    return may(user, Can.READ_REPORTS)
 
 
 def ancestor_paths(path: str) -> list[str]:

@@ -7,34 +7,20 @@ cases it counts are audited where they are written.
 import datetime as dt
 
 import numpy as np
-from django.conf import settings
-from django.db import transaction
 from django.db.models import Count, DateField
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from mahalle.cases.models import Case, Classification
+from mahalle.core.service import service
 from mahalle.geo.models import OrgUnit
 
-from .epi.rt import DEFAULT_SI_MEAN, DEFAULT_SI_SD, DEFAULT_WINDOW, estimate_rt_many
+from .epi.rt import estimate_rt_many
 from .models import RtEstimate
+from .rules import rt_settings
 from .selectors import RT_LEVELS, ancestor_paths
 
-RT_DEFAULTS = {
-    "DATE": "onset",  # "onset": onset date, else the day the case was recorded; "report": the day recorded
-    "SI_MEAN": DEFAULT_SI_MEAN,
-    "SI_SD": DEFAULT_SI_SD,
-    "WINDOW": DEFAULT_WINDOW,
-    "HISTORY_DAYS": 365,  # cases dated earlier than this many days before today are not counted
-}
 BULK_BATCH = 2000
-
-
-def rt_settings() -> dict:
-    config = {**RT_DEFAULTS, **getattr(settings, "MAHALLE_RT", {})}
-    if config["DATE"] not in ("onset", "report"):
-        raise ValueError(f"MAHALLE_RT['DATE'] must be 'onset' or 'report', not {config['DATE']!r}")
-    return config
 
 
 def _target_units(org_unit_ids) -> list[OrgUnit]:
@@ -73,6 +59,7 @@ def _daily_counts(
     return counts
 
 
+@service(unaudited="derived data recomputed from the audited cases; no actor and no personal data")
 def rt_refresh(*, org_unit_ids=None, today: dt.date | None = None) -> dict:
     """Recompute and store Rt for every province and county (or, given `org_unit_ids`, for the provinces
     and counties among those units and above them — pass a case's post to refresh its county and province).
@@ -121,9 +108,8 @@ def rt_refresh(*, org_unit_ids=None, today: dt.date | None = None) -> dict:
                         computed_at=now,
                     )
                 )
-    with transaction.atomic():
-        RtEstimate.objects.filter(org_unit__in=[unit.pk for unit in units]).delete()
-        RtEstimate.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    RtEstimate.objects.filter(org_unit__in=[unit.pk for unit in units]).delete()
+    RtEstimate.objects.bulk_create(rows, batch_size=BULK_BATCH)
     return {
         "units": len(units),
         "estimates": len(rows),

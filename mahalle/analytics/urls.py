@@ -1,9 +1,5 @@
-from django.urls import path
+"""The app's pages: each route is declared next to its view (`@pages.route`, see core.pages)."""
 
-from . import views
+from .views import pages
 
-app_name = "analytics"
-
-urlpatterns = [
-    path("", views.index, name="index"),
-]
+app_name, urlpatterns = pages.app_name, pages.urlpatterns

@@ -5,15 +5,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_safe
 
+from mahalle.core.pages import Pages
 from mahalle.geo.models import Level
 
 from . import selectors
 from .charts import rt_svg
 from .models import RtEstimate
-from .services import rt_settings
+from .rules import rt_settings
 
+pages = Pages("analytics")
 CHART_WINDOWS = 120  # the last four months of windows on screen; the API gives the whole series
 
 
@@ -40,7 +41,7 @@ def _panels(units) -> list[dict]:
     return panels
 
 
-@require_safe
+@pages.get("", name="index")
 @login_required
 def index(request):
     """Rt per province (and the counties of one province) with its 95% interval, for coordinators and analysts."""

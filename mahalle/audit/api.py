@@ -5,9 +5,9 @@ from django.utils import timezone
 from ninja import Query, Router
 from ninja.pagination import paginate
 
-from mahalle.accounts.models import AUDIT_ROLES
+from mahalle.accounts.capabilities import Can, may
 from mahalle.core.errors import PermissionDenied
-from mahalle.registry.schemas import Page
+from mahalle.core.schemas import Page
 
 from . import selectors
 from .schemas import AuditEventOut, AuditFilters
@@ -24,7 +24,7 @@ def _aware(value):
 @router.get("/events", response=list[AuditEventOut], summary="Search the audit log of your subtree")
 @paginate(Page)
 def audit_event_list(request, filters: Query[AuditFilters]):
-    if not request.user.has_role(AUDIT_ROLES):
+    if not may(request.user, Can.READ_AUDIT):
         raise PermissionDenied("the audit log is open to coordinators and administrators only")
     return selectors.audit_events_search(
         user=request.user,

@@ -4,7 +4,7 @@ import datetime as dt
 
 from ninja import Field, Schema
 
-from mahalle.registry.schemas import Code, ShortText
+from mahalle.core.schemas import Code, ShortText
 
 from .models import AuditAction
 

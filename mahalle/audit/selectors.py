@@ -1,6 +1,6 @@
 from django.db.models import Q
 
-from mahalle.accounts.models import AUDIT_ROLES
+from mahalle.accounts.capabilities import Can, may
 from mahalle.accounts.selectors import user_jurisdiction_units
 
 from .models import AuditEvent
@@ -8,7 +8,7 @@ from .models import AuditEvent
 
 def audit_events_visible(*, user):
     """Audit events about records inside the user's subtree; only coordinators and administrators."""
-    if not user.is_authenticated or not user.has_role(AUDIT_ROLES):
+    if not may(user, Can.READ_AUDIT):
         return AuditEvent.objects.none()
     query = Q()
     for unit in user_jurisdiction_units(user=user):
@@ -26,17 +26,15 @@ def audit_events_search(
     since=None,
     until=None,
 ):
-    events = audit_events_visible(user=user)
-    if actor_username:
-        events = events.filter(actor_username=actor_username)
-    if action:
-        events = events.filter(action=action)
-    if object_type:
-        events = events.filter(object_type=object_type)
-    if object_id:
-        events = events.filter(object_id=object_id)
-    if since:
-        events = events.filter(at__gte=since)
-    if until:
-        events = events.filter(at__lt=until)
-    return events
+    lookups = {
+        "actor_username": actor_username,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "at__gte": since,
+        "at__lt": until,
+    }
+    # An empty criterion does not filter.
+    return audit_events_visible(user=user).filter(
+        **{lookup: value for lookup, value in lookups.items() if value}
+    )

@@ -9,16 +9,17 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_safe
 
-from mahalle.accounts.models import AUDIT_ROLES
+from mahalle.accounts.capabilities import Can, may
 from mahalle.core.dates import InvalidDate, parse_date
+from mahalle.core.display import AUDIT_ACTION_LABELS
+from mahalle.core.pages import Pages
 from mahalle.core.persian import normalize_text
-from mahalle.core.templatetags.mahalle_tags import AUDIT_ACTION_LABELS
 
 from .models import AuditAction
 from .selectors import audit_events_search
 
+pages = Pages("audit")
 PAGE_SIZE = 50
 
 
@@ -97,10 +98,10 @@ class AuditSearchForm(forms.Form):
         }
 
 
-@require_safe
+@pages.get("", name="search")
 @login_required
 def audit_search(request):
-    if not request.user.has_role(AUDIT_ROLES):
+    if not may(request.user, Can.READ_AUDIT):
         raise PermissionDenied
     form = AuditSearchForm(request.GET or None)
     page = None

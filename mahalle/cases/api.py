@@ -2,7 +2,8 @@
 call a selector or a service, shape the answer.
 
 Access, in this order (as in the registry API):
-- the role: a role without personal-data access (analyst) gets 403 everywhere here;
+- the role: a role without personal-data access (analyst) gets 403 everywhere here (the router's gate,
+  accounts.gates.personal_data_router);
 - the jurisdiction: a record outside the user's subtree is 404, exactly like one that does not exist;
 - writing: the services refuse roles that may not do the write with 403 (see cases.services for who may what).
 Batches (lab results, follow-ups) answer 200 with one result per item; a role that may not write gets 403.
@@ -10,17 +11,16 @@ Batches (lab results, follow-ups) answer 200 with one result per item; a role th
 
 import datetime as dt
 import uuid
-from collections import Counter
 
 from django.utils import timezone
-from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.accounts.selectors import require_personal_data
-from mahalle.core.errors import ValidationFailed, field_error, first_or_not_found
+from mahalle.accounts.gates import personal_data_router
+from mahalle.core.batch import batch_answer
+from mahalle.core.errors import ValidationFailed, field_error
 from mahalle.geo.models import OrgUnit
-from mahalle.registry.selectors import persons_visible
+from mahalle.registry.selectors import access_person
 
 from . import selectors, services
 from .schemas import (
@@ -45,14 +45,7 @@ from .schemas import (
     TestOrderOut,
 )
 
-router = Router(tags=["cases"])
-
-
-def _batch_answer(results) -> dict:
-    return {
-        "results": [{"id": r.id, "status": r.status, "errors": r.errors} for r in results],
-        "counts": dict(Counter(r.status for r in results)),
-    }
+router = personal_data_router(tags=["cases"])
 
 
 # --- lab results and test orders ---------------------------------------------------------------------------
@@ -63,22 +56,19 @@ def lab_results_post(request, payload: LabResultsIn):
     """One answer per item: created, exists (the same result again), conflict (a different result for a sample
     that has one), invalid (unknown sample id, bad values). Post supervisors, coordinators and administrators
     (a lab uses such an account's API token)."""
-    require_personal_data(user=request.user)
     results = services.lab_results_record(actor=request.user, items=[item.dict() for item in payload.items])
-    return _batch_answer(results)
+    return batch_answer(results)
 
 
 @router.get("/test-orders", response=list[TestOrderOut], summary="Referrals not yet tested, urgent first")
 @paginate(Page)
 def test_orders_list(request):
-    require_personal_data(user=request.user)
     return selectors.referrals_untested(user=request.user).select_related("person", "org_unit")
 
 
 @router.post("/test-orders/{uuid:order_id}/sample", response=TestOrderOut, summary="Record the sample taken")
 def test_order_sample(request, order_id: uuid.UUID, payload: SampleIn):
-    require_personal_data(user=request.user)
-    order = first_or_not_found(selectors.test_orders_visible(user=request.user), order_id, "test order")
+    order = selectors.access_test_order(request.user, order_id)
     order = services.test_order_sample(actor=request.user, order=order, **payload.dict())
     return (
         selectors.test_orders_visible(user=request.user).select_related("person", "org_unit").get(pk=order.pk)
@@ -91,18 +81,16 @@ def test_order_sample(request, order_id: uuid.UUID, payload: SampleIn):
 @router.get("/isolations", response=list[IsolationOut], summary="Active isolations")
 @paginate(Page)
 def isolations_list(request):
-    require_personal_data(user=request.user)
     return selectors.isolations_active(user=request.user).order_by("planned_end_date", "id")
 
 
 @router.post("/isolations", response={201: IsolationOut}, summary="Start isolation at home or in a place")
 def isolation_post(request, payload: IsolationIn):
     user = request.user
-    require_personal_data(user=user)
-    person = first_or_not_found(persons_visible(user=user), payload.person_id, "person")
+    person = access_person(user, payload.person_id)
     case = None
     if payload.case_id is not None:
-        case = first_or_not_found(selectors.cases_visible(user=user), payload.case_id, "case")
+        case = selectors.access_case(user, payload.case_id)
     place = None
     if payload.place_id is not None:
         place = selectors.quarantine_places_usable(user=user).filter(pk=payload.place_id).first()
@@ -127,8 +115,7 @@ def isolation_post(request, payload: IsolationIn):
     "/isolations/{uuid:isolation_id}/release", response=IsolationOut, summary="Release from isolation"
 )
 def isolation_release(request, isolation_id: uuid.UUID, payload: ReleaseIn):
-    require_personal_data(user=request.user)
-    isolation = first_or_not_found(selectors.isolations_visible(user=request.user), isolation_id, "isolation")
+    isolation = selectors.access_isolation(request.user, isolation_id)
     return services.isolation_release(
         actor=request.user, isolation=isolation, on=payload.on, reason=payload.reason
     )
@@ -137,7 +124,6 @@ def isolation_release(request, isolation_id: uuid.UUID, payload: ReleaseIn):
 @router.get("/quarantine-places", response=list[PlaceOut], summary="Quarantine places serving your area")
 @paginate(Page)
 def places_list(request):
-    require_personal_data(user=request.user)
     return selectors.quarantine_places_usable(user=request.user)
 
 
@@ -145,7 +131,6 @@ def places_list(request):
     "/quarantine-places", response={201: PlaceOut}, summary="Create a quarantine place (coordinators)"
 )
 def place_post(request, payload: PlaceIn):
-    require_personal_data(user=request.user)
     unit = OrgUnit.objects.filter(code=payload.org_unit.strip()).first()
     if unit is None:
         raise ValidationFailed(
@@ -161,29 +146,25 @@ def place_post(request, payload: PlaceIn):
 def follow_ups_batch(request, payload: FollowUpsIn):
     """One answer per item: created, exists (same id again), conflict, invalid, or retry (the isolation is not
     known here yet: keep the item and send it again later)."""
-    require_personal_data(user=request.user)
     results = services.follow_ups_record(actor=request.user, items=[item.dict() for item in payload.items])
-    return _batch_answer(results)
+    return batch_answer(results)
 
 
 @router.get("/follow-ups/due", response=list[FollowUpDueOut], summary="Isolated people to follow up today")
 @paginate(Page)
 def follow_ups_due(request, on: dt.date | None = None):
-    require_personal_data(user=request.user)
     return selectors.follow_ups_due(user=request.user, on=on or timezone.localdate())
 
 
 @router.get("/alerts", response=list[AlertOut], summary="Open alerts, newest first")
 @paginate(Page)
 def alerts_list(request):
-    require_personal_data(user=request.user)
     return selectors.alerts_open(user=request.user)
 
 
 @router.post("/alerts/{uuid:alert_id}/resolve", response=AlertOut, summary="Resolve an alert")
 def alert_resolve(request, alert_id: uuid.UUID, payload: ResolveIn):
-    require_personal_data(user=request.user)
-    alert = first_or_not_found(selectors.alerts_visible(user=request.user), alert_id, "alert")
+    alert = selectors.access_alert(request.user, alert_id)
     return services.alert_resolve(actor=request.user, alert=alert, note=payload.note)
 
 
@@ -193,7 +174,6 @@ def alert_resolve(request, alert_id: uuid.UUID, payload: ResolveIn):
 @router.get("/", response=list[CaseOut], summary="Cases in your jurisdiction, newest first")
 @paginate(Page)
 def cases_list(request, classification: str = "", open_only: bool = False):
-    require_personal_data(user=request.user)
     cases = selectors.cases_visible(user=request.user).select_related("person", "org_unit")
     if classification:
         cases = cases.filter(classification=classification)
@@ -212,18 +192,12 @@ def _case_answer(user, case_id):
     "/{uuid:case_id}", response=CaseDetailOut, summary="One case with its history (the read is audited)"
 )
 def case_get(request, case_id: uuid.UUID):
-    require_personal_data(user=request.user)
     return _case_answer(request.user, case_id)
-
-
-def _visible_case(user, case_id):
-    require_personal_data(user=user)
-    return first_or_not_found(selectors.cases_visible(user=user), case_id, "case")
 
 
 @router.post("/{uuid:case_id}/classification", response=CaseOut, summary="Change a case's classification")
 def case_classification(request, case_id: uuid.UUID, payload: ClassificationIn):
-    case = _visible_case(request.user, case_id)
+    case = selectors.access_case(request.user, case_id)
     return services.case_classification_change(
         actor=request.user, case=case, classification=payload.classification, reason=payload.reason
     )
@@ -231,7 +205,7 @@ def case_classification(request, case_id: uuid.UUID, payload: ClassificationIn):
 
 @router.post("/{uuid:case_id}/hospitalisation", response=CaseOut, summary="Record a hospital admission")
 def case_hospitalisation(request, case_id: uuid.UUID, payload: HospitalisationIn):
-    case = _visible_case(request.user, case_id)
+    case = selectors.access_case(request.user, case_id)
     return services.case_hospitalisation_record(
         actor=request.user, case=case, on=payload.on, reason=payload.reason
     )
@@ -239,7 +213,7 @@ def case_hospitalisation(request, case_id: uuid.UUID, payload: HospitalisationIn
 
 @router.post("/{uuid:case_id}/outcome", response=CaseOut, summary="Record recovery or death")
 def case_outcome(request, case_id: uuid.UUID, payload: OutcomeIn):
-    case = _visible_case(request.user, case_id)
+    case = selectors.access_case(request.user, case_id)
     return services.case_outcome_record(
         actor=request.user, case=case, outcome=payload.outcome, on=payload.on, reason=payload.reason
     )

@@ -5,35 +5,69 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from mahalle.core.templatetags.mahalle_tags import number
+from mahalle.core.display import number
 
 from .models import Classification, FollowUp, Isolation, Outcome, QuarantinePlace, TestKind, TestResult
+from .rules import NEED_KINDS, SYMPTOMS
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date", "dir": "ltr"}, format="%Y-%m-%d")
 
-SYMPTOM_LABELS = [
-    ("fever", _("fever")),
-    ("cough", _("cough")),
-    ("shortness_of_breath", _("shortness of breath")),
-    ("loss_of_smell_taste", _("loss of smell or taste")),
-    ("sore_throat", _("sore throat")),
-    ("fatigue", _("fatigue")),
-    ("diarrhoea", _("diarrhoea")),
-]
-NEED_LABELS = [
-    ("food", _("food")),
-    ("hygiene", _("hygiene supplies")),
-    ("income", _("income")),
-    ("medical_equipment", _("medical equipment")),
-    ("housing", _("housing")),
-    ("medicine", _("medicine")),
-    ("other", _("other")),
-]
+# Labels of the vocabularies of cases.rules (a word without one fails at import); as choices, in order.
+SYMPTOM_NAMES = {
+    "fever": _("fever"),
+    "cough": _("cough"),
+    "shortness_of_breath": _("shortness of breath"),
+    "loss_of_smell_taste": _("loss of smell or taste"),
+    "sore_throat": _("sore throat"),
+    "fatigue": _("fatigue"),
+    "diarrhoea": _("diarrhoea"),
+}
+NEED_NAMES = {
+    "food": _("food"),
+    "hygiene": _("hygiene supplies"),
+    "income": _("income"),
+    "medical_equipment": _("medical equipment"),
+    "housing": _("housing"),
+    "medicine": _("medicine"),
+    "other": _("other"),
+}
+SYMPTOM_LABELS = [(symptom, SYMPTOM_NAMES[symptom]) for symptom in SYMPTOMS]
+NEED_LABELS = [(need, NEED_NAMES[need]) for need in NEED_KINDS]
 
 
-class FollowUpForm(forms.Form):
+def checkboxes(label, choices) -> forms.MultipleChoiceField:
+    """An optional multiple choice shown as checkboxes (the symptoms and the needs of a phone's forms)."""
+    return forms.MultipleChoiceField(
+        label=label, choices=choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+def add_service_errors(form, field_errors: list, detail: str = "") -> None:
+    """A service's field errors onto the form (the cases and tracing pages): on the field when the form has it
+    (a form's `service_fields` maps the services' names, as the API has them, to its own), else on the whole
+    form; `detail`, the refusal's summary, on the whole form when no field error came with it."""
+    names = getattr(form, "service_fields", {})
+    for error in field_errors:
+        field = names.get(error["field"], error["field"])
+        form.add_error(field if field in form.fields else None, error["message"])
+    if detail and not field_errors:
+        form.add_error(None, detail)
+
+
+class DailyFollowUpForm(forms.Form):
+    """A day's follow-up on a phone (an isolated person's here, a contact's in tracing), sent as one item of the
+    phone-batch service: the form's values, the id of the followed record (`subject_field`) and the day."""
+
+    subject_field = ""
     # Generated when the form is shown: submitting twice (a double tap, a resend) stores one follow-up.
     id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def item(self, subject, *, day) -> dict:
+        return {**self.cleaned_data, self.subject_field: subject.pk, "date": day}
+
+
+class FollowUpForm(DailyFollowUpForm):
+    subject_field = "isolation_id"
     method = forms.ChoiceField(label=_("How"), choices=FollowUp.Method.choices, initial=FollowUp.Method.CALL)
     reached = forms.TypedChoiceField(
         label=_("Reached"),
@@ -42,31 +76,14 @@ class FollowUpForm(forms.Form):
         initial="yes",
         widget=forms.RadioSelect,
     )
-    symptoms = forms.MultipleChoiceField(
-        label=_("Symptoms today"), choices=SYMPTOM_LABELS, required=False, widget=forms.CheckboxSelectMultiple
-    )
+    symptoms = checkboxes(_("Symptoms today"), SYMPTOM_LABELS)
     spo2 = forms.IntegerField(
         label=_("SpO2 (%)"),
         required=False,
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "dir": "ltr"}),
         help_text=_("leave empty when no pulse oximeter was used"),
     )
-    needs = forms.MultipleChoiceField(
-        label=_("Needs noticed"), choices=NEED_LABELS, required=False, widget=forms.CheckboxSelectMultiple
-    )
-
-    def item(self, *, isolation, day) -> dict:
-        data = self.cleaned_data
-        return {
-            "id": data["id"],
-            "isolation_id": isolation.pk,
-            "date": day,
-            "method": data["method"],
-            "reached": data["reached"],
-            "symptoms": data["symptoms"],
-            "spo2": data["spo2"],
-            "needs": data["needs"],
-        }
+    needs = checkboxes(_("Needs noticed"), NEED_LABELS)
 
 
 class SampleForm(forms.Form):
@@ -132,13 +149,11 @@ class IsolationStartForm(forms.Form):
 class IsolationReleaseForm(forms.Form):
     on = forms.DateField(label=_("Release date"), widget=DATE_INPUT)
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
-    service_fields = {}
 
 
 class HospitalisationForm(forms.Form):
     on = forms.DateField(label=_("Admitted on"), widget=DATE_INPUT)
     reason = forms.CharField(label=_("Note"), max_length=500, required=False)
-    service_fields = {}
 
 
 class OutcomeForm(forms.Form):
@@ -149,7 +164,6 @@ class OutcomeForm(forms.Form):
     )
     on = forms.DateField(label=_("Date"), widget=DATE_INPUT)
     reason = forms.CharField(label=_("Note"), max_length=500, required=False)
-    service_fields = {}
 
 
 class QuarantinePlaceForm(forms.Form):
@@ -166,4 +180,3 @@ class QuarantinePlaceForm(forms.Form):
         max_value=100_000,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
-    service_fields = {}

@@ -11,7 +11,67 @@ Classification follows the WHO case definitions in the simplified form a health 
 import datetime as dt
 from dataclasses import dataclass
 
+from mahalle.core.persian import normalize_text
+
 SUSPECTED, PROBABLE, CONFIRMED, DISCARDED = "suspected", "probable", "confirmed", "discarded"
+
+# --- the clinical and field vocabularies (owned here, the lowest app that needs them) -----------------------
+
+# Symptoms asked in screening visits, isolation follow-ups and contact follow-ups.
+SYMPTOMS = (
+    "fever",
+    "cough",
+    "shortness_of_breath",
+    "loss_of_smell_taste",
+    "sore_throat",
+    "fatigue",
+    "diarrhoea",
+)
+# The needs a volunteer may tick in a screening visit or a follow-up: the field's words, not the needs
+# registry's kinds (needs.rules.FIELD_NEEDS maps each word to a needs.models.NeedKind; "medicine" becomes
+# OTHER with the word as its note).
+NEED_KINDS = ("food", "hygiene", "income", "medical_equipment", "housing", "medicine", "other")
+SPO2_RANGE = (50, 100)  # a pulse oximeter's reading outside this is a typing error
+DETERIORATION_SPO2 = 93  # below this a follow-up raises an urgent alert
+
+# Automatic changes (from lab results) only move a case up this scale; moving down takes a supervisor's reason.
+RANK = {DISCARDED: 0, SUSPECTED: 1, PROBABLE: 2, CONFIRMED: 3}
+
+# The words labs use for a test's kind and result → the stored values.
+KIND_WORDS = {
+    "pcr": "pcr",
+    "rt-pcr": "pcr",
+    "rtpcr": "pcr",
+    "antigen": "antigen",
+    "ag": "antigen",
+    "rat": "antigen",
+    "rapid antigen": "antigen",
+    "rapid_antigen": "antigen",
+    "آنتی‌ژن": "antigen",
+}
+RESULT_WORDS = {
+    "positive": "positive",
+    "pos": "positive",
+    "+": "positive",
+    "مثبت": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "-": "negative",
+    "منفی": "negative",
+    "inconclusive": "inconclusive",
+    "invalid": "inconclusive",
+    "نامشخص": "inconclusive",
+}
+
+
+def normalize_sample_id(value) -> str:
+    """A lab's sample id as stored and matched: normalized digits and letters, no spaces, upper case."""
+    return normalize_text(value).replace(" ", "").upper()
+
+
+def lab_word(value, words: dict) -> str:
+    """The stored value for a lab's word (KIND_WORDS, RESULT_WORDS), or "" when the word is unknown."""
+    return words.get(normalize_text(value).lower(), "")
 
 
 @dataclass(frozen=True)

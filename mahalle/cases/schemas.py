@@ -9,9 +9,17 @@ from typing import Literal
 
 from ninja import Field, Schema
 
-from mahalle.registry.schemas import Page, ShortText, Text
+from mahalle.core.schemas import Page, ShortText, Text
 
 __all__ = ["Page"]
+
+
+class _PersonNamed(Schema):
+    """An answer about one person (`obj.person`) whose `person_name` field is that person's full name."""
+
+    @staticmethod
+    def resolve_person_name(obj) -> str:
+        return obj.person.full_name
 
 
 class ItemErrorOut(Schema):
@@ -52,7 +60,7 @@ class SampleIn(Schema):
     sampled_on: dt.date | None = None
 
 
-class TestOrderOut(Schema):
+class TestOrderOut(_PersonNamed):
     id: uuid.UUID
     person_id: uuid.UUID
     person_name: str
@@ -68,15 +76,11 @@ class TestOrderOut(Schema):
     result_date: dt.date | None
     created_at: dt.datetime
 
-    @staticmethod
-    def resolve_person_name(obj) -> str:
-        return obj.person.full_name
-
 
 # --- cases --------------------------------------------------------------------------------------------------
 
 
-class CaseOut(Schema):
+class CaseOut(_PersonNamed):
     id: uuid.UUID
     person_id: uuid.UUID
     person_name: str
@@ -89,10 +93,6 @@ class CaseOut(Schema):
     outcome: str
     outcome_date: dt.date | None
     created_at: dt.datetime
-
-    @staticmethod
-    def resolve_person_name(obj) -> str:
-        return obj.person.full_name
 
 
 class CaseChangeOut(Schema):
@@ -193,17 +193,13 @@ class FollowUpsIn(Schema):
     items: list[FollowUpIn] = Field(..., max_length=500)
 
 
-class FollowUpDueOut(Schema):
+class FollowUpDueOut(_PersonNamed):
     isolation_id: uuid.UUID = Field(..., alias="id")
     person_id: uuid.UUID
     person_name: str
     phone: str
     start_date: dt.date
     planned_end_date: dt.date
-
-    @staticmethod
-    def resolve_person_name(obj) -> str:
-        return obj.person.full_name
 
     @staticmethod
     def resolve_phone(obj) -> str:

@@ -1,4 +1,7 @@
-"""Reads of the health side, scoped to the acting user's jurisdiction."""
+"""Reads of the health side, scoped to the acting user's jurisdiction.
+
+`access_<entity>(user, id, *, for_update=False)` is how the API and the pages fetch one record by id: the record
+in the user's scope, or NotFound ("<entity> not found": out of scope and unknown look the same)."""
 
 import datetime as dt
 
@@ -6,7 +9,7 @@ from django.db.models import Exists, F, OuterRef, Q
 
 from mahalle.accounts.selectors import personal_data_paths
 from mahalle.audit.services import audit_record
-from mahalle.core.errors import NotFound
+from mahalle.core.errors import first_or_not_found
 
 from .models import Alert, Case, CaseChange, FollowUp, Isolation, Outcome, QuarantinePlace, TestOrder
 
@@ -73,11 +76,29 @@ def cases_visible(*, user):
     return Case.objects.within_any(personal_data_paths(user=user))
 
 
+def access_case(user, case_id, *, for_update: bool = False) -> Case:
+    return first_or_not_found(cases_visible(user=user), case_id, "case", for_update=for_update)
+
+
+def access_test_order(user, order_id, *, for_update: bool = False) -> TestOrder:
+    return first_or_not_found(test_orders_visible(user=user), order_id, "test order", for_update=for_update)
+
+
+def access_isolation(user, isolation_id, *, for_update: bool = False) -> Isolation:
+    """With its person and household (the follow-up page shows them), unless the row is to be locked."""
+    isolations = isolations_visible(user=user)
+    if not for_update:  # a lock takes the isolation's row alone, not its outer-joined relations
+        isolations = isolations.select_related("person", "person__household")
+    return first_or_not_found(isolations, isolation_id, "isolation", for_update=for_update)
+
+
+def access_alert(user, alert_id, *, for_update: bool = False) -> Alert:
+    return first_or_not_found(alerts_visible(user=user), alert_id, "alert", for_update=for_update)
+
+
 def case_detail(*, user, case_id) -> Case:
     """One case with its person, if inside the user's jurisdiction (else NotFound); the read is audited."""
-    case = cases_visible(user=user).select_related("person", "org_unit").filter(pk=case_id).first()
-    if case is None:
-        raise NotFound("case not found")
+    case = first_or_not_found(cases_visible(user=user).select_related("person", "org_unit"), case_id, "case")
     audit_record(actor=user, action="read", obj=case)
     return case
 

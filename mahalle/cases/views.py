@@ -4,16 +4,18 @@ read, services write; a record outside the user's jurisdiction is a 404 page."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
 
+from mahalle.accounts.capabilities import Can, may
+from mahalle.accounts.gates import personal_data_required
 from mahalle.accounts.selectors import org_unit_in_jurisdiction
 from mahalle.core import errors
+from mahalle.core.pages import Pages
 from mahalle.core.persian import normalize_text
 from mahalle.geo.models import OrgUnit
-from mahalle.registry.views import personal_data_required
 
 from . import selectors, services
 from .forms import (
@@ -26,20 +28,35 @@ from .forms import (
     QuarantinePlaceForm,
     ResultForm,
     SampleForm,
+    add_service_errors,
 )
 from .models import Classification
 
+pages = Pages("cases")
 LIST_LIMIT = 100
 PLACES_LIMIT = 500
 
 
-@require_safe
+def _found(access, user, pk):
+    """The record through its access selector; NotFound (outside the jurisdiction, or unknown) is the 404 page.
+    (Until the pages' DomainError middleware does this mapping for every page.)"""
+    try:
+        return access(user, pk)
+    except errors.NotFound as exc:
+        raise Http404(exc.detail) from exc
+
+
+def _case_read(user, case_id):
+    return selectors.case_detail(user=user, case_id=case_id)
+
+
+@pages.get("", name="index")
 @personal_data_required
 def index(request):
     """Everything a post supervisor acts on today; a volunteer sees the follow-ups due."""
     user = request.user
     today = timezone.localdate()
-    can_manage = user.has_role(services.CASE_ROLES)
+    can_manage = may(user, Can.MANAGE_CASES)
     isolations = list(
         selectors.isolations_active(user=user)
         .select_related("person", "place")
@@ -62,39 +79,60 @@ def index(request):
     return render(request, "cases/index.html", context)
 
 
-@personal_data_required
-def follow_up(request, isolation_id):
-    """The daily follow-up of one isolated person, on a phone."""
-    user = request.user
-    if not user.has_role(services.FOLLOW_UP_ROLES):
-        raise PermissionDenied
+def follow_up_page(request, subject, *, form_class, record, alerted, warning, back, template, context):
+    """A daily follow-up page of a phone (an isolated person's here, a contact's in tracing): the form, and its
+    POST sent as a one-item batch to the phone-batch service `record`. Saved (or sent twice): a message — the
+    `warning` when `alerted(result)` — and back to the `back` page; refused: the form again with the errors (422).
+    The template (one extending follow_up_page.html) gets the subject's person, the form, today, today's follow-up
+    of `subject` when there is one, the `back` page's URL (cancel_url), and `context`."""
     today = timezone.localdate()
-    isolation = get_object_or_404(
-        selectors.isolations_visible(user=user).select_related("person", "person__household"), pk=isolation_id
-    )
-    form = FollowUpForm(request.POST or None)
+    form = form_class(request.POST or None)
     status = 200
     if request.method == "POST":
         status = 422
         if form.is_valid():
-            result = services.follow_ups_record(
-                actor=user, items=[form.item(isolation=isolation, day=today)]
-            )[0]
+            result = record(actor=request.user, items=[form.item(subject, day=today)])[0]
             if result.status in ("created", "exists"):
-                if result.urgent:
-                    messages.warning(request, _("Follow-up saved. Deterioration: the supervisor is alerted."))
+                if alerted(result):
+                    messages.warning(request, warning)
                 else:
                     messages.success(request, _("Follow-up saved."))
-                return redirect("cases:index")
-            for error in result.errors:
-                field = error["field"] if error["field"] in form.fields else None
-                form.add_error(field, error["message"])
-    done_today = isolation.follow_ups.filter(date=today).first()
+                return redirect(back)
+            add_service_errors(form, result.errors)
+    done_today = subject.follow_ups.filter(date=today).first()
     return render(
         request,
-        "cases/follow_up.html",
-        {"isolation": isolation, "form": form, "today": today, "done_today": done_today},
+        template,
+        {
+            "person": subject.person,
+            "form": form,
+            "today": today,
+            "done_today": done_today,
+            "cancel_url": reverse(back),
+            **context,
+        },
         status=status,
+    )
+
+
+@pages.route("isolations/<uuid:isolation_id>/follow-up/", name="follow_up")
+@personal_data_required
+def follow_up(request, isolation_id):
+    """The daily follow-up of one isolated person, on a phone."""
+    user = request.user
+    if not may(user, Can.RECORD_FOLLOW_UPS):
+        raise PermissionDenied
+    isolation = _found(selectors.access_isolation, user, isolation_id)
+    return follow_up_page(
+        request,
+        isolation,
+        form_class=FollowUpForm,
+        record=services.follow_ups_record,
+        alerted=lambda result: result.urgent,
+        warning=_("Follow-up saved. Deterioration: the supervisor is alerted."),
+        back="cases:index",
+        template="cases/follow_up.html",
+        context={"isolation": isolation},
     )
 
 
@@ -102,7 +140,7 @@ def _case_page(request, case, *, bound=None, status=200):
     """The case page; `bound` is the one submitted form (with its errors) to show instead of a blank one."""
     user = request.user
     today = timezone.localdate()
-    can_manage = user.has_role(services.CASE_ROLES)
+    can_manage = may(user, Can.MANAGE_CASES)
     active = (
         selectors.isolations_visible(user=user)
         .filter(person_id=case.person_id, released_on=None)
@@ -149,33 +187,17 @@ def _case_page(request, case, *, bound=None, status=200):
     )
 
 
-@require_safe
+@pages.get("<uuid:case_id>/", name="case_detail")
 @personal_data_required
 def case_detail(request, case_id):
-    try:
-        case = selectors.case_detail(user=request.user, case_id=case_id)
-    except errors.NotFound as exc:
-        raise Http404(exc.detail) from exc
-    return _case_page(request, case)
-
-
-def _show_errors(form, exc: errors.DomainError) -> None:
-    """Put a service's field errors next to the form's fields (the rest above the form)."""
-    for error in exc.errors:
-        field = form.service_fields.get(error["field"], error["field"])
-        form.add_error(field if field in form.fields else None, error["message"])
-    if not exc.errors:
-        form.add_error(None, exc.detail)
+    return _case_page(request, _found(_case_read, request.user, case_id))
 
 
 def _case_write(request, case_id, *, name, form_class, prefix, write, success, form_kwargs=None):
     """POST of one of the case page's forms: 404 outside the jurisdiction, 403 for a role the services refuse,
     the page again with the errors next to the fields (422, or 409 for a conflict) when the write is refused."""
-    try:
-        case = selectors.case_detail(user=request.user, case_id=case_id)
-    except errors.NotFound as exc:
-        raise Http404(exc.detail) from exc
-    if not request.user.has_role(services.CASE_ROLES):
+    case = _found(_case_read, request.user, case_id)
+    if not may(request.user, Can.MANAGE_CASES):
         raise PermissionDenied
     form = form_class(request.POST, prefix=prefix, **(form_kwargs(case) if form_kwargs else {}))
     if not form.is_valid():
@@ -185,26 +207,17 @@ def _case_write(request, case_id, *, name, form_class, prefix, write, success, f
     except errors.PermissionDenied as exc:
         raise PermissionDenied(exc.detail) from exc
     except errors.DomainError as exc:
-        _show_errors(form, exc)
+        add_service_errors(form, exc.errors, exc.detail)
         return _case_page(request, case, bound=(name, form), status=exc.status_code)
     messages.success(request, success)
     return redirect("cases:case_detail", case_id=case.pk)
 
 
-@require_POST
+@pages.post("<uuid:case_id>/isolation/", name="isolation_start")
 @personal_data_required
 def isolation_start(request, case_id):
     def write(case, data):
-        services.isolation_start(
-            actor=request.user,
-            person=case.person,
-            case=case,
-            setting=data["setting"],
-            place=data["place"],
-            start_date=data["start_date"],
-            onset_date=data["onset_date"],
-            last_symptom_date=data["last_symptom_date"],
-        )
+        services.isolation_start(actor=request.user, person=case.person, case=case, **data)
 
     return _case_write(
         request,
@@ -220,7 +233,7 @@ def isolation_start(request, case_id):
     )
 
 
-@require_POST
+@pages.post("<uuid:case_id>/isolation/release/", name="isolation_release")
 @personal_data_required
 def isolation_release(request, case_id):
     def write(case, data):
@@ -249,7 +262,7 @@ def isolation_release(request, case_id):
     )
 
 
-@require_POST
+@pages.post("<uuid:case_id>/hospitalisation/", name="case_hospitalisation")
 @personal_data_required
 def case_hospitalisation(request, case_id):
     return _case_write(
@@ -263,7 +276,7 @@ def case_hospitalisation(request, case_id):
     )
 
 
-@require_POST
+@pages.post("<uuid:case_id>/outcome/", name="case_outcome")
 @personal_data_required
 def case_outcome(request, case_id):
     return _case_write(
@@ -277,13 +290,14 @@ def case_outcome(request, case_id):
     )
 
 
+@pages.route("places/", name="places")
 @personal_data_required
 def places(request):
     """Quarantine places with their occupancy; coordinators create them here (the org unit by its code)."""
     user = request.user
-    if not user.has_role(services.CASE_ROLES):
+    if not may(user, Can.MANAGE_CASES):
         raise PermissionDenied
-    can_create = user.has_role(services.PLACE_ROLES)
+    can_create = may(user, Can.CREATE_PLACES)
     form = QuarantinePlaceForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -304,7 +318,7 @@ def places(request):
                 except errors.PermissionDenied as exc:
                     raise PermissionDenied(exc.detail) from exc
                 except errors.DomainError as exc:
-                    _show_errors(form, exc)
+                    add_service_errors(form, exc.errors, exc.detail)
                 else:
                     messages.success(
                         request, _("The quarantine place %(name)s was created.") % {"name": place.name}
@@ -326,7 +340,9 @@ def places(request):
     )
 
 
-def _run(request, write, success: str) -> None:
+def write_and_report(request, write, success: str) -> None:
+    """A page's one-button write (the cases and tracing pages): `success` as its message, or the refusal's summary
+    as an error message; a PermissionDenied is the 403 page."""
     try:
         write()
     except errors.PermissionDenied as exc:
@@ -337,13 +353,13 @@ def _run(request, write, success: str) -> None:
         messages.success(request, success)
 
 
-@require_POST
+@pages.post("<uuid:case_id>/classification/", name="case_classify")
 @personal_data_required
 def case_classify(request, case_id):
-    case = get_object_or_404(selectors.cases_visible(user=request.user), pk=case_id)
+    case = _found(selectors.access_case, request.user, case_id)
     form = ClassificationForm(request.POST)
     if form.is_valid():
-        _run(
+        write_and_report(
             request,
             lambda: services.case_classification_change(actor=request.user, case=case, **form.cleaned_data),
             _("The classification was changed."),
@@ -353,13 +369,13 @@ def case_classify(request, case_id):
     return redirect("cases:case_detail", case_id=case.pk)
 
 
-@require_POST
+@pages.post("test-orders/<uuid:order_id>/sample/", name="order_sample")
 @personal_data_required
 def order_sample(request, order_id):
-    order = get_object_or_404(selectors.test_orders_visible(user=request.user), pk=order_id)
+    order = _found(selectors.access_test_order, request.user, order_id)
     form = SampleForm(request.POST)
     if form.is_valid():
-        _run(
+        write_and_report(
             request,
             lambda: services.test_order_sample(actor=request.user, order=order, **form.cleaned_data),
             _("The sample was recorded."),
@@ -369,10 +385,10 @@ def order_sample(request, order_id):
     return redirect("cases:index")
 
 
-@require_POST
+@pages.post("test-orders/<uuid:order_id>/result/", name="order_result")
 @personal_data_required
 def order_result(request, order_id):
-    order = get_object_or_404(selectors.test_orders_visible(user=request.user), pk=order_id)
+    order = _found(selectors.access_test_order, request.user, order_id)
     form = ResultForm(request.POST)
     if not form.is_valid() or not order.sample_id:
         messages.error(request, _("Give the result and its date (after the sample is recorded)."))
@@ -384,15 +400,15 @@ def order_result(request, order_id):
         if result.status not in ("created", "exists"):
             raise errors.ValidationFailed(_("The result was not recorded."), result.errors)
 
-    _run(request, write, _("The result was recorded."))
+    write_and_report(request, write, _("The result was recorded."))
     return redirect("cases:index")
 
 
-@require_POST
+@pages.post("alerts/<uuid:alert_id>/resolve/", name="alert_resolve")
 @personal_data_required
 def alert_resolve(request, alert_id):
-    alert = get_object_or_404(selectors.alerts_visible(user=request.user), pk=alert_id)
-    _run(
+    alert = _found(selectors.access_alert, request.user, alert_id)
+    write_and_report(
         request,
         lambda: services.alert_resolve(actor=request.user, alert=alert),
         _("The alert was resolved."),

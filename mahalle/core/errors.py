@@ -11,7 +11,7 @@ class DomainError(Exception):
 
     def summary(self) -> str:
         """One line for a page's message: the detail, then each field's error."""
-        details = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+        details = field_errors_text(self.errors)
         return f"{self.detail}{' — ' + details if details else ''}"
 
 
@@ -27,12 +27,36 @@ class PermissionDenied(DomainError):
     status_code = 403
 
 
+class Conflict(DomainError):
+    """The request is valid but clashes with what is stored (a re-used id, a record already in that state)."""
+
+    status_code = 409
+
+
+class PlaceFull(ValidationFailed):
+    """A quarantine place (or any counted capacity) has no room left."""
+
+
+class InsufficientStock(DomainError):
+    """A stock move would take a balance below zero."""
+
+    status_code = 409
+
+
 def field_error(field: str, message: str) -> dict:
     return {"field": field, "message": message}
 
 
-def first_or_not_found(queryset, pk, what: str):
-    """The record `pk` of a (scoped) queryset, or NotFound: out of scope and unknown look the same (404)."""
+def field_errors_text(errors: list[dict]) -> str:
+    """Field errors as one line: `field: message; field: message`."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
+def first_or_not_found(queryset, pk, what: str, *, for_update: bool = False):
+    """The record `pk` of a (scoped) queryset, or NotFound: out of scope and unknown look the same (404).
+    With for_update the row is locked (select_for_update) until the caller's transaction ends."""
+    if for_update:
+        queryset = queryset.select_for_update()
     found = queryset.filter(pk=pk).first()
     if found is None:
         raise NotFound(f"{what} not found")

@@ -6,27 +6,24 @@ from django.conf import settings
 from django.db import models
 
 
+def _written_by():
+    # Not indexed: nothing looks records up by who wrote them (the audit log answers that), and users are
+    # deactivated, never deleted, so SET_NULL never has to search.
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+
 class TimeStamped(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
-    # Not indexed: nothing looks records up by who wrote them (the audit log answers that), and users are
-    # deactivated, never deleted, so SET_NULL never has to search.
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
-    modified_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
+    created_by = _written_by()
+    modified_by = _written_by()
 
     class Meta:
         abstract = True

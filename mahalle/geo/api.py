@@ -3,7 +3,7 @@
 from django.shortcuts import get_object_or_404
 from ninja import Router
 
-from mahalle.registry.schemas import Code
+from mahalle.core.schemas import Code
 
 from . import selectors
 from .models import OrgUnit

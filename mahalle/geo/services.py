@@ -4,10 +4,10 @@ import csv
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
 from mahalle.core.errors import ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
+from mahalle.core.service import service
 
 from .models import PATH_SEPARATOR, Level, OrgUnit
 
@@ -15,6 +15,7 @@ DATA_DIR = Path(settings.BASE_DIR) / "data" / "iran"
 COUNTRY_CODE = "IR"
 
 
+@service(unaudited="the org-unit tree is built by the reference loader, synth and tests; no actor")
 def org_unit_create(
     *, code: str, level: int, name_fa: str, parent: OrgUnit | None, name_en: str = "", population: int = 0
 ) -> OrgUnit:
@@ -36,7 +37,7 @@ def org_unit_create(
     )
 
 
-@transaction.atomic
+@service(unaudited="reference geography from the project's data folder; no actor and no personal data")
 def geography_load_reference(*, data_dir: Path = DATA_DIR) -> dict:
     """Load the country, its 31 provinces and 429 counties (2016 census) from the project's data folder.
 
@@ -57,34 +58,28 @@ def geography_load_reference(*, data_dir: Path = DATA_DIR) -> dict:
     with open(data_dir / "provinces.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             code = row["province_code"]
-            provinces[code], _ = OrgUnit.objects.update_or_create(
-                code=code,
-                defaults={
-                    "level": Level.PROVINCE,
-                    "name_fa": normalize_text(row["name_fa"]),
-                    "name_en": row["name_en"],
-                    "parent": country,
-                    "path": OrgUnit.build_path(country, code),
-                    "population": int(row["population_2016"]),
-                },
-            )
+            provinces[code] = _reference_unit(row, code, Level.PROVINCE, country)
             total += int(row["population_2016"])
     counties = 0
     with open(data_dir / "counties_2016.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            province = provinces[row["province_code"]]
-            code = row["county_code"]
-            OrgUnit.objects.update_or_create(
-                code=code,
-                defaults={
-                    "level": Level.COUNTY,
-                    "name_fa": normalize_text(row["name_fa"]),
-                    "name_en": row["name_en"],
-                    "parent": province,
-                    "path": OrgUnit.build_path(province, code),
-                    "population": int(row["population_2016"]),
-                },
-            )
+            _reference_unit(row, row["county_code"], Level.COUNTY, provinces[row["province_code"]])
             counties += 1
     OrgUnit.objects.filter(pk=country.pk).update(population=total)
     return {"provinces": len(provinces), "counties": counties, "population": total}
+
+
+def _reference_unit(row: dict, code: str, level: Level, parent: OrgUnit) -> OrgUnit:
+    """The unit `code` of a reference CSV row (name_fa, name_en, population_2016), created or updated in place."""
+    unit, _ = OrgUnit.objects.update_or_create(
+        code=code,
+        defaults={
+            "level": level,
+            "name_fa": normalize_text(row["name_fa"]),
+            "name_en": row["name_en"],
+            "parent": parent,
+            "path": OrgUnit.build_path(parent, code),
+            "population": int(row["population_2016"]),
+        },
+    )
+    return unit

@@ -2,15 +2,18 @@
 and every object change goes through the admin's own save, which is audited here."""
 
 from django.contrib import admin
-from django.db.models import Q
 
 from mahalle.accounts.selectors import personal_data_paths
+from mahalle.audit.admin import ReadOnlyAdmin
 from mahalle.audit.services import audit_record
 
 from .models import Household, ImportJob, Person
+from .selectors import import_jobs_visible
 
 
-class JurisdictionScopedAdmin(admin.ModelAdmin):
+class JurisdictionScopedAdmin(ReadOnlyAdmin):
+    """Edits go through the services (pages and API), which validate and audit."""
+
     def get_queryset(self, request):
         return super().get_queryset(request).within_any(personal_data_paths(user=request.user))
 
@@ -19,15 +22,6 @@ class JurisdictionScopedAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff and request.user.can_read_personal_data
-
-    def has_change_permission(self, request, obj=None):
-        return False  # edits go through the services (pages and API), which validate and audit
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -53,7 +47,7 @@ class HouseholdAdmin(JurisdictionScopedAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "kind",
@@ -66,20 +60,4 @@ class ImportJobAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        paths = personal_data_paths(user=request.user)
-        qs = super().get_queryset(request).select_related("org_unit")
-        if not paths:
-            return qs.none()
-        query = Q()
-        for path in paths:
-            query |= Q(org_unit__path__prefix=path)
-        return qs.filter(query)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+        return import_jobs_visible(user=request.user)

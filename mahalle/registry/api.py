@@ -1,7 +1,8 @@
 """Registry API: persons and households. Thin: parse, call a selector or a service, shape the answer.
 
 Access, in this order:
-- the role: a role without personal-data access (analyst) gets 403 on every endpoint here, whatever the record;
+- the role: a role without personal-data access (analyst) gets 403 on every endpoint here, whatever the record
+  (the router is a personal_data_router: the gate is declared once, for every endpoint);
 - the jurisdiction: a record outside the user's subtree is 404, exactly like one that does not exist;
 - writing: the services refuse read-only roles and org units outside the subtree with 403.
 """
@@ -9,22 +10,22 @@ Access, in this order:
 import uuid
 
 from django.db import IntegrityError
-from ninja import Query, Router, Schema
+from ninja import Query, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.accounts.selectors import require_personal_data
-from mahalle.core.errors import DomainError, NotFound, ValidationFailed, field_error
-from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile
-from mahalle.core.persian import normalize_digits, normalize_text
+from mahalle.accounts.gates import personal_data_router
+from mahalle.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from mahalle.core.persian import normalize_text
+from mahalle.core.schemas import Page
 from mahalle.geo.models import OrgUnit
 
 from . import selectors, services
+from .rules import household_phone, person_clean
 from .schemas import (
     HouseholdDetailOut,
     HouseholdIn,
     HouseholdOut,
-    Page,
     PersonDetailOut,
     PersonIn,
     PersonOut,
@@ -33,13 +34,9 @@ from .schemas import (
     Text,
 )
 
-router = Router(tags=["registry"])
+router = personal_data_router(tags=["registry"])
 
 SEARCH_LIMIT = 200
-
-
-class Conflict(DomainError):
-    status_code = 409
 
 
 class PersonFilters(Schema):
@@ -57,15 +54,8 @@ def _org_unit(code: str) -> OrgUnit:
     return unit
 
 
-def _visible_person(user, person_id):
-    person = selectors.persons_visible(user=user).select_related("org_unit").filter(pk=person_id).first()
-    if person is None:
-        raise NotFound("person not found")
-    return person
-
-
 def _same_person(person, *, org_unit: OrgUnit, household_id, data: dict) -> bool:
-    clean, errors = services.person_clean(data)
+    clean, errors = person_clean(data)
     if errors:
         raise ValidationFailed("the person could not be saved", errors)
     if person.org_unit_id != org_unit.pk or person.household_id != household_id:
@@ -79,7 +69,6 @@ def person_list(request, filters: Query[PersonFilters]):
     """Without filters: every person in your jurisdiction, by name. With `national_code`, `mobile` or `q`
     (a name, a national code or a mobile in any digits): the matches, at most 200."""
     user = request.user
-    require_personal_data(user=user)
     if filters.national_code or filters.mobile or filters.q:
         return selectors.person_search(
             user=user,
@@ -97,35 +86,41 @@ def person_list(request, filters: Query[PersonFilters]):
 
 @router.get("/persons/{person_id}", response=PersonDetailOut, summary="One person (the read is audited)")
 def person_get(request, person_id: uuid.UUID):
-    require_personal_data(user=request.user)
     return selectors.person_detail(user=request.user, person_id=person_id)
+
+
+def _sent_again(existing, same: bool, *, what: str, key: str, used_for: str):
+    """A create sent again with a client key already stored: the stored record (200) when the request says the
+    same, else Conflict (409)."""
+    if same:
+        return Status(200, existing)
+    raise Conflict(
+        f"a different {what} was already registered with this {key}",
+        [field_error(key, f"already used for {used_for}")],
+    )
 
 
 @router.post("/persons", response={200: PersonDetailOut, 201: PersonDetailOut}, summary="Register a person")
 def person_post(request, payload: PersonIn):
     user = request.user
-    require_personal_data(user=user)
     unit = _org_unit(payload.org_unit)
     household = None
     if payload.household_id is not None:
-        household = selectors.households_visible(user=user).filter(pk=payload.household_id).first()
-        if household is None:
+        try:
+            household = selectors.access_household(user, payload.household_id)
+        except NotFound as exc:
             raise ValidationFailed(
                 "the request is not valid",
                 [field_error("household_id", "no such household in your jurisdiction")],
-            )
+            ) from exc
     data = payload.dict(exclude={"id", "org_unit", "household_id"})
     if payload.id is not None:
         existing = (
             selectors.persons_visible(user=user).select_related("org_unit").filter(pk=payload.id).first()
         )
         if existing is not None:
-            if _same_person(existing, org_unit=unit, household_id=payload.household_id, data=data):
-                return Status(200, existing)
-            raise Conflict(
-                "a different person was already registered with this id",
-                [field_error("id", "already used for another record")],
-            )
+            same = _same_person(existing, org_unit=unit, household_id=payload.household_id, data=data)
+            return _sent_again(existing, same, what="person", key="id", used_for="another record")
     try:
         person = services.person_create(
             actor=user, org_unit=unit, data=data, household=household, person_id=payload.id
@@ -145,8 +140,7 @@ def person_post(request, payload: PersonIn):
 @router.patch("/persons/{person_id}", response=PersonDetailOut, summary="Change some fields of a person")
 def person_patch(request, person_id: uuid.UUID, payload: PersonPatch):
     user = request.user
-    require_personal_data(user=user)
-    person = _visible_person(user, person_id)
+    person = selectors.access_person(user, person_id)
     data = payload.dict(exclude_unset=True)
     try:
         person = services.person_update(actor=user, person=person, data=data)
@@ -161,7 +155,6 @@ def person_patch(request, person_id: uuid.UUID, payload: PersonPatch):
 @router.get("/households", response=list[HouseholdOut], summary="Households in your jurisdiction")
 @paginate(Page)
 def household_list(request):
-    require_personal_data(user=request.user)
     return (
         selectors.households_visible(user=request.user).select_related("org_unit").order_by("org_path", "id")
     )
@@ -171,24 +164,16 @@ def household_list(request):
     "/households/{household_id}", response=HouseholdDetailOut, summary="One household with its members"
 )
 def household_get(request, household_id: uuid.UUID):
-    require_personal_data(user=request.user)
     household = selectors.household_detail(user=request.user, household_id=household_id)
     household.member_list = list(selectors.household_members(household=household).select_related("org_unit"))
     return household
-
-
-def _phone_key(phone: str) -> str:
-    try:
-        return normalize_mobile(phone)
-    except InvalidIdentifier:
-        return normalize_digits(phone)
 
 
 def _same_household(household, *, unit: OrgUnit, payload: HouseholdIn) -> bool:
     return (
         household.org_unit_id == unit.pk
         and household.address == normalize_text(payload.address)[:500]
-        and household.phone == (_phone_key(payload.phone) if payload.phone else "")
+        and household.phone == (household_phone(payload.phone)[0] if payload.phone else "")
         and household.female_headed == payload.female_headed
         and household.lost_income == payload.lost_income
     )
@@ -197,7 +182,6 @@ def _same_household(household, *, unit: OrgUnit, payload: HouseholdIn) -> bool:
 @router.post("/households", response={200: HouseholdOut, 201: HouseholdOut}, summary="Register a household")
 def household_post(request, payload: HouseholdIn):
     user = request.user
-    require_personal_data(user=user)
     unit = _org_unit(payload.org_unit)
     if payload.external_id:
         existing = (
@@ -207,11 +191,9 @@ def household_post(request, payload: HouseholdIn):
             .first()
         )
         if existing is not None:
-            if _same_household(existing, unit=unit, payload=payload):
-                return Status(200, existing)
-            raise Conflict(
-                "a different household was already registered with this external_id",
-                [field_error("external_id", "already used for another household")],
+            same = _same_household(existing, unit=unit, payload=payload)
+            return _sent_again(
+                existing, same, what="household", key="external_id", used_for="another household"
             )
     try:
         household = services.household_create(

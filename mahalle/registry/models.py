@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from mahalle.core.dates import PRECISION_DAY, PRECISION_YEAR, age_on
+from mahalle.core.ingest import JobStatus
 from mahalle.core.models import JurisdictionalRecord
 
 
@@ -121,11 +122,7 @@ class ImportJob(models.Model):
         HOUSEHOLDS = "households", _("households")
         PERSONS = "persons", _("persons")
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
+    Status = JobStatus  # the file-ingest job's states (core.ingest)
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

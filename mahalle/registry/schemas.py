@@ -1,47 +1,13 @@
 """Request and response shapes of the registry API (django-ninja / pydantic). Parsing only: the rules live in
-registry.services.person_clean, so the API, the forms and the importer answer the same input the same way."""
+registry.rules.person_clean, so the API, the forms and the importer answer the same input the same way."""
 
 import datetime as dt
 import uuid
-from typing import Annotated
 
 from ninja import Field, Schema
-from ninja.pagination import LimitOffsetPagination
-from pydantic import AfterValidator, StringConstraints
 
-
-def _no_control_characters(value: str) -> str:
-    # NUL cannot be stored by PostgreSQL (it would be a 500); other C0 controls never belong in a field.
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
-        raise ValueError("contains control characters")
-    return value
-
-
-# Every free-text field the API accepts: bounded, no control characters. Normalisation is the services' job.
-Text = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control_characters)]
-ShortText = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_control_characters)]
-Code = Annotated[str, StringConstraints(max_length=40), AfterValidator(_no_control_characters)]
-
-
-class Page(LimitOffsetPagination):
-    """limit/offset pages of at most 200 items (default 50); the answer is {"items": [...], "count": n}."""
-
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=200)
-        offset: int = Field(0, ge=0, le=1_000_000)
-
-    def __init__(self, **kwargs):
-        super().__init__(max_limit=200, **kwargs)
-
-    def paginate_queryset(self, queryset, pagination, request, **params):
-        offset, limit = pagination.offset, min(pagination.limit, self.max_limit)
-        items = list(queryset[offset : offset + limit])
-        # A short page that is not empty tells the total by itself: no COUNT round trip (most searches).
-        if items and len(items) < limit or not items and offset == 0:
-            count = offset + len(items)
-        else:
-            count = self._items_count(queryset)
-        return {self.items_attribute: items, "count": count}
+from mahalle.core.ingest import job_percent
+from mahalle.core.schemas import Code, ExternalId, ShortText, Text
 
 
 class PersonOut(Schema):
@@ -137,6 +103,39 @@ class HouseholdIn(Schema):
     phone: ShortText = ""
     female_headed: bool = False
     lost_income: bool = False
-    external_id: (
-        Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_control_characters)] | None
-    ) = None
+    external_id: ExternalId | None = None
+
+
+# --- file-ingest jobs (core.ingest): the registry's imports here, needs' agency lists extend them ---------------
+
+
+class IngestJobOut(Schema):
+    id: int
+    status: str
+    file_name: str
+    org_unit: str = Field(..., alias="org_unit.code")
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    encoding: str
+    total_rows: int | None
+    rows_done: int
+    percent: float
+    rows_created: int
+    rows_existing: int
+    rows_invalid: int
+    message: str
+
+    @staticmethod
+    def resolve_percent(obj) -> float:
+        return job_percent(obj)
+
+
+class ImportJobOut(IngestJobOut):
+    kind: str
+
+
+class RowErrorOut(Schema):
+    row_number: int
+    field: str
+    message: str
+    value: str

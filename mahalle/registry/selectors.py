@@ -4,13 +4,14 @@ import contextlib
 
 from django.db.models import Q
 
-from mahalle.accounts.selectors import personal_data_paths, user_jurisdiction_units
+from mahalle.accounts.capabilities import Can, may
+from mahalle.accounts.selectors import org_unit_in_jurisdiction, personal_data_paths, user_jurisdiction_units
 from mahalle.audit.services import audit_record
-from mahalle.core.errors import NotFound
+from mahalle.core.errors import NotFound, first_or_not_found
 from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile, normalize_national_code
 from mahalle.core.persian import normalize_digits, search_key
 
-from .models import Household, Person
+from .models import Household, ImportJob, Person
 
 
 def persons_visible(*, user):
@@ -19,6 +20,23 @@ def persons_visible(*, user):
 
 def households_visible(*, user):
     return Household.objects.within_any(personal_data_paths(user=user))
+
+
+def access_person(user, person_id, *, for_update: bool = False) -> Person:
+    """The person, if inside the user's personal-data jurisdiction; else NotFound ("person not found")."""
+    return first_or_not_found(
+        persons_visible(user=user).select_related("org_unit"), person_id, "person", for_update=for_update
+    )
+
+
+def access_household(user, household_id, *, for_update: bool = False) -> Household:
+    """The household, if inside the user's personal-data jurisdiction; else NotFound ("household not found")."""
+    return first_or_not_found(
+        households_visible(user=user).select_related("org_unit"),
+        household_id,
+        "household",
+        for_update=for_update,
+    )
 
 
 def person_search(*, user, query: str = "", national_code: str = "", mobile: str = "", limit: int = 50):
@@ -59,24 +77,19 @@ def person_search(*, user, query: str = "", national_code: str = "", mobile: str
 
 def person_detail(*, user, person_id) -> Person:
     """One person, if inside the user's jurisdiction (else NotFound, never 'forbidden'); the read is audited."""
-    person = (
-        persons_visible(user=user)
-        .select_related("household", "org_unit", "household__head")
-        .filter(pk=person_id)
-        .first()
+    person = first_or_not_found(
+        persons_visible(user=user).select_related("household", "org_unit", "household__head"),
+        person_id,
+        "person",
     )
-    if person is None:
-        raise NotFound("person not found")
     audit_record(actor=user, action="read", obj=person)
     return person
 
 
 def household_detail(*, user, household_id) -> Household:
-    household = (
-        households_visible(user=user).select_related("org_unit", "head").filter(pk=household_id).first()
+    household = first_or_not_found(
+        households_visible(user=user).select_related("org_unit", "head"), household_id, "household"
     )
-    if household is None:
-        raise NotFound("household not found")
     audit_record(actor=user, action="read", obj=household)
     return household
 
@@ -93,3 +106,33 @@ def registry_counts(*, user) -> dict[str, int]:
         "households": Household.objects.within_any(paths).count(),
         "persons": Person.objects.within_any(paths).count(),
     }
+
+
+# --- import jobs ----------------------------------------------------------------------------------------------
+
+
+def may_import(*, actor, org_unit) -> bool:
+    """Import roles, into a unit inside the actor's jurisdiction. No actor means the server's operator."""
+    if actor is None:
+        return True
+    return may(actor, Can.IMPORT) and org_unit_in_jurisdiction(user=actor, unit=org_unit)
+
+
+def import_jobs_visible(*, user):
+    """Jobs whose org unit lies in the user's personal-data jurisdiction (their row errors carry personal data)."""
+    paths = personal_data_paths(user=user)
+    if not paths:
+        return ImportJob.objects.none()
+    query = Q()
+    for path in paths:
+        query |= Q(org_unit__path__prefix=path)
+    return ImportJob.objects.filter(query).select_related("org_unit")
+
+
+def access_import_job(user, job_id, *, for_update: bool = False) -> ImportJob:
+    """The import job, if visible to the user (import_jobs_visible); else NotFound ("no such import job")."""
+    jobs = import_jobs_visible(user=user)
+    job = (jobs.select_for_update() if for_update else jobs).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("no such import job")
+    return job

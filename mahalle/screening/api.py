@@ -16,17 +16,17 @@ from ninja import Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES
+from mahalle.accounts.capabilities import Can, require
 from mahalle.accounts.selectors import user_jurisdiction_units
+from mahalle.cases.rules import SYMPTOMS
 from mahalle.cases.services import follow_ups_record
 from mahalle.core.batch import RETRY, ItemResult
-from mahalle.core.errors import NotFound, PermissionDenied, ValidationFailed, field_error
+from mahalle.core.errors import NotFound, ValidationFailed, field_error
 from mahalle.core.persian import normalize_text
+from mahalle.core.schemas import Code, Page, ShortText
 from mahalle.geo.models import OrgUnit
-from mahalle.registry.schemas import Code, Page, ShortText
 
 from . import selectors, services
-from .rules import SYMPTOMS
 from .schemas import (
     BatchIn,
     BatchOut,
@@ -40,6 +40,7 @@ from .schemas import (
     WorklistOut,
     item_validate,
 )
+from .tasks import campaign_coverage_refresh_after_commit
 
 router = Router(tags=["screening"])
 field_router = Router(tags=["field submissions"])
@@ -98,8 +99,7 @@ def field_batch(request, payload: BatchIn):
     follow-ups. A follow-up refers to an isolation, not to a visit, so the order of arrival does not matter;
     a follow-up for an isolation not known yet is answered invalid by the cases service."""
     user = request.user
-    if not user.has_role(PERSONAL_DATA_WRITE_ROLES):
-        raise PermissionDenied("your role may not record field submissions")
+    require(user, Can.WRITE_PERSONAL, "your role may not record field submissions")
     visits = _answers(
         payload.visits or [],
         VisitIn,
@@ -146,7 +146,8 @@ def campaign_post(request, payload: CampaignIn):
         end_date=payload.end_date,
         org_units=list(dict.fromkeys(units[code] for code in codes)),
     )
-    return Status(201, _campaign_out(selectors.campaign_detail(user=request.user, campaign_id=campaign.pk)))
+    campaign_coverage_refresh_after_commit(campaign.pk)
+    return Status(201, _campaign_out(selectors.access_campaign(request.user, campaign.pk)))
 
 
 @router.get("/campaigns", response=list[CampaignOut], summary="Campaigns covering your jurisdiction")
@@ -160,7 +161,7 @@ def campaign_list(request):
 
 @router.get("/campaigns/{campaign_id}", response=CampaignOut, summary="One campaign")
 def campaign_get(request, campaign_id: uuid.UUID):
-    return _campaign_out(selectors.campaign_detail(user=request.user, campaign_id=campaign_id))
+    return _campaign_out(selectors.access_campaign(request.user, campaign_id))
 
 
 class CoverageFilters(Schema):
@@ -175,7 +176,7 @@ def campaign_coverage(request, campaign_id: uuid.UUID, filters: Query[CoverageFi
     """One row per unit under `org_unit` (default: your own unit) at the `group` level: children (the next
     level down), county, district, neighborhood or post. Read from the coverage rollup, never from visits."""
     user = request.user
-    campaign = selectors.campaign_detail(user=user, campaign_id=campaign_id)
+    campaign = selectors.access_campaign(user, campaign_id)
     if filters.org_unit:
         unit = selectors.org_unit_for_user(user=user, code=filters.org_unit)
     else:

@@ -6,30 +6,10 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from mahalle.cases.forms import NEED_LABELS, SYMPTOM_LABELS, checkboxes
 from mahalle.core.dates import InvalidDate, parse_date
 
 from .models import VisitStatus
-from .rules import SYMPTOMS
-from .services import NEED_KINDS
-
-SYMPTOM_LABELS = {
-    "fever": _("fever"),
-    "cough": _("cough"),
-    "shortness_of_breath": _("shortness of breath"),
-    "loss_of_smell_taste": _("loss of smell or taste"),
-    "sore_throat": _("sore throat"),
-    "fatigue": _("fatigue"),
-    "diarrhoea": _("diarrhoea"),
-}
-NEED_LABELS = {
-    "food": _("food"),
-    "hygiene": _("hygiene supplies"),
-    "income": _("income"),
-    "medical_equipment": _("medical equipment"),
-    "housing": _("housing"),
-    "medicine": _("medicine"),
-    "other": _("other"),
-}
 
 # Field errors of the service, written in English in the domain code, shown translated next to the field.
 SERVICE_MESSAGES = {
@@ -73,12 +53,7 @@ class VisitForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Visit"), choices=VisitStatus.choices, widget=forms.RadioSelect, initial=VisitStatus.SCREENED
     )
-    needs = forms.MultipleChoiceField(
-        label=_("Needs noticed"),
-        choices=[(kind, NEED_LABELS[kind]) for kind in NEED_KINDS],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-    )
+    needs = checkboxes(_("Needs noticed"), NEED_LABELS)
     note = forms.CharField(
         label=_("Note"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -101,12 +76,7 @@ class MemberForm(forms.Form):
     """One household member's answers; prefixed by the person's id so each answer reaches its person."""
 
     present = forms.BooleanField(label=_("present"), required=False, initial=True)
-    symptoms = forms.MultipleChoiceField(
-        label=_("Symptoms"),
-        choices=[(s, SYMPTOM_LABELS[s]) for s in SYMPTOMS],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-    )
+    symptoms = checkboxes(_("Symptoms"), SYMPTOM_LABELS)
     onset_date = forms.CharField(
         label=_("Onset date"),
         max_length=40,

@@ -12,20 +12,12 @@ see exactly why. Operators change rules in settings (MAHALLE_SCREENING_RULES) wi
 
 from dataclasses import dataclass, field
 
+from mahalle.cases.rules import SYMPTOMS  # the clinical vocabulary is the cases app's (pure Python too)
+
 NO_ACTION = "none"
 REFER = "refer"
 URGENT = "urgent"
 SEVERITY = {NO_ACTION: 0, REFER: 1, URGENT: 2}
-
-SYMPTOMS = (
-    "fever",
-    "cough",
-    "shortness_of_breath",
-    "loss_of_smell_taste",
-    "sore_throat",
-    "fatigue",
-    "diarrhoea",
-)
 
 
 @dataclass(frozen=True)

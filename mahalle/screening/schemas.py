@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, Wi
 from pydantic_core import PydanticCustomError
 
 from mahalle.core.dates import InvalidDate, parse_date
-from mahalle.registry.schemas import Code, ShortText, Text
+from mahalle.core.schemas import Code, ShortText, Text
 
 BATCH_LIMIT = 500
 

@@ -14,13 +14,14 @@ from django.utils import timezone
 
 from mahalle.accounts.selectors import (
     org_unit_in_jurisdiction,
+    path_within,
     personal_data_paths,
     require_personal_data,
     user_jurisdiction_units,
 )
 from mahalle.cases.models import Case, Classification, TestOrder, TestResult
 from mahalle.cases.selectors import follow_ups_due, referrals_untested
-from mahalle.core.errors import NotFound, ValidationFailed, field_error
+from mahalle.core.errors import NotFound, ValidationFailed, field_error, first_or_not_found
 from mahalle.core.persian import normalize_text, to_persian_digits
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.registry.models import Household, Person
@@ -84,11 +85,9 @@ def campaigns_visible(*, user):
     )
 
 
-def campaign_detail(*, user, campaign_id) -> Campaign:
-    campaign = campaigns_visible(user=user).filter(pk=campaign_id).first()
-    if campaign is None:
-        raise NotFound("campaign not found")
-    return campaign
+def access_campaign(user, campaign_id, *, for_update: bool = False) -> Campaign:
+    """A campaign overlapping the user's jurisdiction, else NotFound ("campaign not found")."""
+    return first_or_not_found(campaigns_visible(user=user), campaign_id, "campaign", for_update=for_update)
 
 
 def org_unit_for_user(*, user, code: str, field: str = "org_unit") -> OrgUnit:
@@ -162,7 +161,8 @@ def coverage_table(*, user, campaign: Campaign, org_unit: OrgUnit, group: str = 
                 "name_fa": unit.name_fa,
                 "name_en": unit.name_en,
                 "level": unit.level,
-                "covered": any(unit.path.startswith(p) or p.startswith(unit.path) for p in area_paths),
+                "covered": path_within(unit.path, area_paths)
+                or any(path_within(p, [unit.path]) for p in area_paths),
                 **counts,
                 "coverage": _coverage_ratio(counts),
             }
@@ -404,11 +404,16 @@ def worklist(*, user, post: OrgUnit, on: dt.date | None = None) -> dict:
 # --- visits --------------------------------------------------------------------------------------------------
 
 
-def visit_detail(*, user, visit_id) -> ScreeningVisit:
-    visit = (
-        ScreeningVisit.objects.within_any(personal_data_paths(user=user))
-        .select_related("household", "campaign", "org_unit")
-        .prefetch_related(
+def visits_visible(*, user):
+    return ScreeningVisit.objects.within_any(personal_data_paths(user=user))
+
+
+def access_visit(user, visit_id, *, for_update: bool = False) -> ScreeningVisit:
+    """A visit inside the user's jurisdiction (with its household, campaign and members' answers), else NotFound
+    ("visit not found")."""
+    visits = visits_visible(user=user)
+    if not for_update:
+        visits = visits.select_related("household", "campaign", "org_unit").prefetch_related(
             Prefetch(
                 "members",
                 queryset=MemberScreening.objects.select_related("person").order_by(
@@ -416,21 +421,12 @@ def visit_detail(*, user, visit_id) -> ScreeningVisit:
                 ),
             )
         )
-        .filter(pk=visit_id)
-        .first()
-    )
-    if visit is None:
-        raise NotFound("visit not found")
-    return visit
+    return first_or_not_found(visits, visit_id, "visit", for_update=for_update)
 
 
 def household_for_screening(*, user, household_id) -> tuple[Household, list[Person]]:
-    household = (
-        Household.objects.within_any(personal_data_paths(user=user))
-        .select_related("org_unit", "head")
-        .filter(pk=household_id)
-        .first()
+    households = Household.objects.within_any(personal_data_paths(user=user)).select_related(
+        "org_unit", "head"
     )
-    if household is None:
-        raise NotFound("household not found")
+    household = first_or_not_found(households, household_id, "household")
     return household, list(household.members.order_by("birth_date", "id"))

@@ -1,13 +1,5 @@
-from django.urls import path
+"""The app's pages: each route is declared next to its view (`@pages.route`, see core.pages)."""
 
-from . import views
+from .views import pages
 
-app_name = "screening"
-
-urlpatterns = [
-    path("", views.index, name="index"),
-    path("households/<uuid:household_id>/screen/", views.visit_form, name="visit_form"),
-    path("visits/<uuid:visit_id>/", views.visit_detail, name="visit_detail"),
-    path("coverage/", views.coverage, name="coverage"),
-    path("rules/", views.rules, name="rules"),
-]
+app_name, urlpatterns = pages.app_name, pages.urlpatterns

@@ -4,7 +4,6 @@ risk rules in force. Thin: selectors read, screening_visits_record writes."""
 
 import re
 import uuid
-from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,35 +12,24 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import get_language
-from django.views.decorators.http import require_safe
 
-from mahalle.accounts.models import PERSONAL_DATA_WRITE_ROLES
-from mahalle.accounts.selectors import user_jurisdiction_units
+from mahalle.accounts.capabilities import Can, may
+from mahalle.accounts.gates import personal_data_required
+from mahalle.accounts.selectors import path_within, user_jurisdiction_units
+from mahalle.cases.forms import SYMPTOM_LABELS, SYMPTOM_NAMES
 from mahalle.core import errors
 from mahalle.core.dates import to_jalali_str
+from mahalle.core.pages import Pages
 from mahalle.geo.models import Level, OrgUnit
 from mahalle.geo.selectors import posts_within
 
 from . import selectors, services
-from .forms import SYMPTOM_LABELS, MemberForm, VisitForm, service_message
+from .forms import MemberForm, VisitForm, service_message
 from .models import VisitStatus
-from .rules import SYMPTOMS
 
+pages = Pages("screening")
 POST_CHOICES_LIMIT = 200
 _MEMBER_FIELD = re.compile(r"^members\[(\d+)\]\.(\w+)$")
-
-
-def personal_data_required(view):
-    """Signed in, and a role that may read personal records (the analyst may not: 403)."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.can_read_personal_data:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _persian() -> bool:
@@ -69,15 +57,13 @@ def _posts_in_jurisdiction(user):
     return posts.order_by("path")
 
 
-@require_safe
+@pages.get("", name="index")
 @personal_data_required
 def index(request):
     """The morning work list of one post: the volunteer's own, or the one chosen by a supervisor."""
     user = request.user
     try:
         post = selectors.worklist_post(user=user, code=request.GET.get("post", "")[:40])
-    except errors.NotFound as exc:
-        raise Http404(exc.detail) from exc
     except errors.ValidationFailed:
         posts = list(_posts_in_jurisdiction(user)[:POST_CHOICES_LIMIT])
         return render(
@@ -89,7 +75,7 @@ def index(request):
     return render(
         request,
         "screening/worklist.html",
-        {**data, "can_write": user.has_role(PERSONAL_DATA_WRITE_ROLES)},
+        {**data, "can_write": may(user, Can.WRITE_PERSONAL)},
     )
 
 
@@ -106,17 +92,15 @@ def _apply_service_errors(visit_form, member_forms_sent, service_errors) -> None
             visit_form.add_error(None, message)
 
 
+@pages.route("households/<uuid:household_id>/screen/", name="visit_form")
 @personal_data_required
 def visit_form(request, household_id):
     """Screen one household: every member on one screen. The visit's id is generated when the form is shown,
     so submitting twice (a double tap, a reload) stores one visit."""
     user = request.user
-    if not user.has_role(PERSONAL_DATA_WRITE_ROLES):
+    if not may(user, Can.WRITE_PERSONAL):
         raise PermissionDenied
-    try:
-        household, members = selectors.household_for_screening(user=user, household_id=household_id)
-    except errors.NotFound as exc:
-        raise Http404(exc.detail) from exc
+    household, members = selectors.household_for_screening(user=user, household_id=household_id)
     data = request.POST if request.method == "POST" else None
     today = timezone.localdate()
     initial_date = to_jalali_str(today, persian_digits=False) if _persian() else today.isoformat()
@@ -145,10 +129,7 @@ def visit_form(request, household_id):
                 "note": cleaned["note"],
                 "members": [m.item() for m in sent],
             }
-            try:
-                (result,) = services.screening_visits_record(actor=user, items=[item])
-            except errors.PermissionDenied as exc:
-                raise PermissionDenied(exc.detail) from exc
+            (result,) = services.screening_visits_record(actor=user, items=[item])
             if result.status in ("created", "exists"):
                 return redirect("screening:visit_detail", visit_id=cleaned["visit_id"])
             _apply_service_errors(form, sent, result.errors)
@@ -159,26 +140,23 @@ def visit_form(request, household_id):
             "household": household,
             "form": form,
             "member_forms": member_forms,
-            "symptoms": [(s, SYMPTOM_LABELS[s]) for s in SYMPTOMS],
+            "symptoms": SYMPTOM_LABELS,
         },
         status=422 if request.method == "POST" else 200,
     )
 
 
-@require_safe
+@pages.get("visits/<uuid:visit_id>/", name="visit_detail")
 @personal_data_required
 def visit_detail(request, visit_id):
     """What was recorded, and each member's outcome with the reasons the rules gave."""
-    try:
-        visit = selectors.visit_detail(user=request.user, visit_id=visit_id)
-    except errors.NotFound as exc:
-        raise Http404(exc.detail) from exc
+    visit = selectors.access_visit(request.user, visit_id)
     return render(
         request, "screening/visit_detail.html", {"visit": visit, "members": list(visit.members.all())}
     )
 
 
-@require_safe
+@pages.get("coverage/", name="coverage")
 @login_required
 def coverage(request):
     """A coordinator's coverage table: choose a campaign, then drill down the org-unit tree. Aggregates only,
@@ -195,15 +173,13 @@ def coverage(request):
     group = request.GET.get("group", "children")
     if campaign_id:
         try:
-            campaign = selectors.campaign_detail(user=user, campaign_id=uuid.UUID(campaign_id))
-        except (ValueError, errors.NotFound) as exc:
+            campaign_uuid = uuid.UUID(campaign_id)
+        except ValueError as exc:
             raise Http404("campaign not found") from exc
+        campaign = selectors.access_campaign(user, campaign_uuid)
         units = user_jurisdiction_units(user=user)
         code = request.GET.get("org_unit", "") or (units[0].code if units else "")
-        try:
-            unit = selectors.org_unit_for_user(user=user, code=code)
-        except errors.NotFound as exc:
-            raise Http404(exc.detail) from exc
+        unit = selectors.org_unit_for_user(user=user, code=code)
         try:
             table = selectors.coverage_table(user=user, campaign=campaign, org_unit=unit, group=group)
         except errors.ValidationFailed:
@@ -214,7 +190,7 @@ def coverage(request):
                 else None
             )
         parent = unit.parent if unit.parent_id else None
-        if parent is not None and not any(parent.path.startswith(u.path) for u in units):
+        if parent is not None and not path_within(parent.path, [u.path for u in units]):
             parent = None
         context.update(
             {
@@ -229,7 +205,7 @@ def coverage(request):
     return render(request, "screening/coverage.html", context)
 
 
-@require_safe
+@pages.get("rules/", name="rules")
 @login_required
 def rules(request):
     """The risk rules in force, with their reasons: what turns answers into a referral."""
@@ -239,6 +215,6 @@ def rules(request):
         {
             "rules": selectors.active_rules(),
             "source": selectors.rules_source(),
-            "symptom_labels": SYMPTOM_LABELS,
+            "symptom_labels": SYMPTOM_NAMES,
         },
     )

@@ -12,7 +12,8 @@ from mahalle.screening.models import ScreeningVisit
 
 from .activity import activity_simulate
 from .demo_areas import demo_areas_seed
-from .services import geography_generate, synth_population_write
+from .geography import geography_generate
+from .services import synth_population_write
 
 DEMO_PASSWORD = "mahalle-demo-1404"  # noqa: S105 (printed to the operator on purpose; demo databases only)
 DEMO_PERSONS = 100_000

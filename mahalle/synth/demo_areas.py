@@ -11,9 +11,8 @@ from mahalle.aid import services as aid
 from mahalle.aid.models import AidKind, Cadence
 from mahalle.cases.models import Case, Classification
 from mahalle.geo.models import Level, OrgUnit
-from mahalle.needs.intake import needs_catch_up
 from mahalle.needs.models import Agency, AgencyKind, AgencyMember
-from mahalle.needs.vulnerability import household_vulnerability_refresh
+from mahalle.needs.services import household_vulnerability_refresh, needs_catch_up
 from mahalle.tracing.services import case_created
 
 DEMO_AGENCIES = [

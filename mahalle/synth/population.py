@@ -21,10 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from faker.providers.person.fa_IR import Provider as FaIrNames
 
-from mahalle.core.names import COMMON_FEMALE_NAMES, COMMON_MALE_NAMES
-from mahalle.core.persian import normalize_text
+from mahalle.core.synthetic import (
+    FEMALE_CDF,
+    FEMALE_NAMES,
+    LAST_CDF,
+    LAST_NAMES,
+    MALE_CDF,
+    MALE_NAMES,
+    MOBILE_PREFIXES,
+    STREETS,
+)
 
 REFERENCE_DATE = dt.date(2026, 1, 1)  # ages are drawn as of this day, so output does not depend on today
 PEOPLE_PER_POST = 1500
@@ -34,94 +41,8 @@ RELATION_VALUES = np.array(["head", "spouse", "child", "parent"], dtype=object)
 SEX_VALUES = np.array(["M", "F"], dtype=object)
 MALE, FEMALE = 0, 1
 
-# Very common names first (they get the largest Zipf weights; the given names are in core/names.py), then
-# Faker's fa_IR lists.
-COMMON_LAST = [
-    "محمدی",
-    "حسینی",
-    "احمدی",
-    "رضایی",
-    "موسوی",
-    "کریمی",
-    "جعفری",
-    "رحیمی",
-    "حیدری",
-    "قاسمی",
-    "صادقی",
-    "هاشمی",
-    "اکبری",
-    "کاظمی",
-    "ابراهیمی",
-    "نوروزی",
-    "سلیمانی",
-    "عباسی",
-    "مرادی",
-    "رستمی",
-]
-STREETS = [
-    "امام",
-    "خمینی",
-    "آزادی",
-    "انقلاب",
-    "ولیعصر",
-    "شریعتی",
-    "فردوسی",
-    "حافظ",
-    "سعدی",
-    "مطهری",
-    "طالقانی",
-    "بهشتی",
-    "جمهوری",
-    "کارگر",
-    "ستارخان",
-    "نیایش",
-    "بهار",
-    "گلستان",
-    "سپاه",
-    "ملت",
-    "امیرکبیر",
-    "مدرس",
-    "باهنر",
-    "رجایی",
-    "کشاورز",
-]
-MOBILE_PREFIXES = np.array(
-    [
-        "0912",
-        "0913",
-        "0915",
-        "0916",
-        "0917",
-        "0919",
-        "0935",
-        "0936",
-        "0937",
-        "0938",
-        "0939",
-        "0901",
-        "0902",
-        "0990",
-    ],
-    dtype=object,
-)
 
-
-def _name_list(common: list[str], faker_names) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct normalised names with Zipf weights (rank r gets 1/r^0.9): frequent names are frequent."""
-    names: list[str] = []
-    for name in [*common, *faker_names]:
-        name = normalize_text(name)
-        if name and name not in names:
-            names.append(name)
-    weights = 1.0 / np.arange(1, len(names) + 1) ** 0.9
-    return np.array(names, dtype=object), np.cumsum(weights) / weights.sum()
-
-
-MALE_NAMES, MALE_CDF = _name_list(COMMON_MALE_NAMES, FaIrNames.first_names_male)
-FEMALE_NAMES, FEMALE_CDF = _name_list(COMMON_FEMALE_NAMES, FaIrNames.first_names_female)
-LAST_NAMES, LAST_CDF = _name_list(COMMON_LAST, FaIrNames.last_names)
-
-
+# Names, streets and mobile prefixes come from core/synthetic.py (shared with the linkage evaluation data).
 def _draw(rng: np.random.Generator, values: np.ndarray, cdf: np.ndarray, size: int) -> np.ndarray:
     return values[np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(values) - 1)]
 
@@ -321,6 +242,27 @@ def county_code_prefixes(county_index: int, n_counties: int) -> list[int]:
     return [pool[i] for i in range(county_index, len(pool), n_counties)]
 
 
+def _names(name_rng, household, relation, sex, hh_head) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first, last, father's) names: a surname per household (the father's), first names by sex, Zipf-weighted;
+    a child's father's name is the head's first name (or, in a household headed by a woman, a drawn one)."""
+    n, n_hh = len(sex), len(hh_head)
+    first = np.where(
+        sex == MALE, _draw(name_rng, MALE_NAMES, MALE_CDF, n), _draw(name_rng, FEMALE_NAMES, FEMALE_CDF, n)
+    )
+    own_last = _draw(name_rng, LAST_NAMES, LAST_CDF, n)
+    hh_last = _draw(name_rng, LAST_NAMES, LAST_CDF, n_hh)
+    absent_father = _draw(name_rng, MALE_NAMES, MALE_CDF, n_hh)
+    father = _draw(name_rng, MALE_NAMES, MALE_CDF, n)
+    head_male = sex[hh_head] == MALE
+    takes_family_name = (relation == REL_CHILD) | ((relation != REL_SPOUSE) & (sex == MALE))
+    last = np.where(takes_family_name, hh_last[household], own_last)
+    children = relation == REL_CHILD
+    father = np.where(
+        children, np.where(head_male[household], first[hh_head][household], absent_father[household]), father
+    )
+    return first, last, father
+
+
 def population_generate(
     *,
     county_counts: dict[str, int],
@@ -381,21 +323,7 @@ def population_generate(
     hh_head, hh_county = cat("hh_head"), cat("hh_county")
     n, n_hh = len(sex), len(hh_head)
 
-    # Names: a surname per household (the father's), first names by sex, Zipf-weighted.
-    first = np.where(
-        sex == MALE, _draw(name_rng, MALE_NAMES, MALE_CDF, n), _draw(name_rng, FEMALE_NAMES, FEMALE_CDF, n)
-    )
-    own_last = _draw(name_rng, LAST_NAMES, LAST_CDF, n)
-    hh_last = _draw(name_rng, LAST_NAMES, LAST_CDF, n_hh)
-    absent_father = _draw(name_rng, MALE_NAMES, MALE_CDF, n_hh)
-    father = _draw(name_rng, MALE_NAMES, MALE_CDF, n)
-    head_male = sex[hh_head] == MALE
-    takes_family_name = (relation == REL_CHILD) | ((relation != REL_SPOUSE) & (sex == MALE))
-    last = np.where(takes_family_name, hh_last[household], own_last)
-    children = relation == REL_CHILD
-    father = np.where(
-        children, np.where(head_male[household], first[hh_head][household], absent_father[household]), father
-    )
+    first, last, father = _names(name_rng, household, relation, sex, hh_head)
 
     # Birth dates, contact numbers, vulnerability flags.
     days = np.floor(age * 365.2425).astype("timedelta64[D]")

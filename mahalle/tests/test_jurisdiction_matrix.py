@@ -21,14 +21,13 @@ from django.utils import timezone
 
 import mahalle
 from config.api import api
-from mahalle.accounts.models import (
+from mahalle.accounts.capabilities import (
     AUDIT_ROLES,
     IMPORT_ROLES,
     PERSONAL_DATA_ROLES,
     PERSONAL_DATA_WRITE_ROLES,
-    ApiToken,
-    Role,
 )
+from mahalle.accounts.models import ApiToken, Role
 from mahalle.audit.models import AuditEvent
 from mahalle.audit.services import audit_record
 from mahalle.core.identifiers import national_code_with_check_digit
@@ -85,7 +84,7 @@ def snapshot(model):
 
 
 def api_routes() -> set[tuple[str, str]]:
-    schema = api.get_openapi_schema(path_prefix="/api/v1")
+    schema = api.get_openapi_schema(path_prefix="/api/v1/")
     return {(method.upper(), path) for path, operations in schema["paths"].items() for method in operations}
 
 

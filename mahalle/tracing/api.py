@@ -1,24 +1,26 @@
 """The tracing part of the JSON API (thin: parse, call a selector or service, answer).
 
-Access, as in the cases API: a role without personal data (analyst) gets 403 on personal routes; a record
-outside what the user may see is 404; a role that may not do a write gets 403 from the service. Cluster
-statistics of an org unit are aggregates: every role may read them for a unit inside its jurisdiction.
+Access, as in the cases API: a role without personal data (analyst) gets 403 on personal routes (the gate of
+`personal`, declared once: accounts.gates); a record outside what the user may see is 404; a role that may not
+do a write gets 403 from the service. Cluster statistics of an org unit are aggregates: every role may read them
+for a unit inside its jurisdiction (`router`'s own route, outside the gate).
 """
 
 import datetime as dt
 import uuid
-from collections import Counter
 
 from django.utils import timezone
 from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
+from mahalle.accounts.gates import personal_data_router
 from mahalle.accounts.models import User
-from mahalle.accounts.selectors import require_personal_data
-from mahalle.cases.selectors import cases_visible
-from mahalle.core.errors import NotFound, ValidationFailed, field_error
+from mahalle.cases.selectors import access_case
+from mahalle.core.batch import batch_answer
+from mahalle.core.errors import ValidationFailed, field_error
 from mahalle.geo.models import OrgUnit
+from mahalle.registry.selectors import persons_visible
 
 from . import selectors, services
 from .schemas import (
@@ -40,26 +42,14 @@ from .schemas import (
     RemoveIn,
 )
 
-router = Router(tags=["tracing"])
+router = Router(tags=["tracing"])  # aggregates (every role); the personal routes are on `personal`
+personal = personal_data_router(tags=["tracing"])
 
 LISTS = {
     "today": selectors.contacts_to_call,
     "unreachable": selectors.contacts_unreachable,
     "ending": selectors.contacts_ending,
 }
-
-
-def _case(user, case_id):
-    require_personal_data(user=user)
-    case = cases_visible(user=user).select_related("person", "org_unit").filter(pk=case_id).first()
-    if case is None:
-        raise NotFound("case not found")
-    return case
-
-
-def _contact(user, contact_id):
-    require_personal_data(user=user)
-    return selectors.contact_detail(user=user, contact_id=contact_id)
 
 
 def _unit(code: str, field: str = "org_unit"):
@@ -70,10 +60,10 @@ def _unit(code: str, field: str = "org_unit"):
 
 
 def _answer(contact_id, user):
-    return selectors.contact_detail(user=user, contact_id=contact_id)
+    return selectors.access_contact(user, contact_id)
 
 
-@router.get(
+@personal.get(
     "/contacts", response=list[ContactOut], summary="Work lists: contacts to call, unreachable, ending"
 )
 @paginate(Page)
@@ -81,7 +71,6 @@ def contacts_list(request, list: str = "today", mine: bool = False, on: dt.date 
     """`list`: today (to call today), unreachable (two days running), ending (follow-up ends today), confirm
     (listed household members to confirm). `mine`: only contacts assigned to me."""
     user = request.user
-    require_personal_data(user=user)
     on = on or timezone.localdate()
     if list == "confirm":
         contacts = selectors.contacts_to_confirm(user=user, mine=mine)
@@ -94,21 +83,21 @@ def contacts_list(request, list: str = "today", mine: bool = False, on: dt.date 
     return contacts.select_related("person", "org_unit", "assigned_tracer")
 
 
-@router.get("/cases/{uuid:case_id}/contacts", response=list[ContactOut], summary="The contacts of a case")
+@personal.get("/cases/{uuid:case_id}/contacts", response=list[ContactOut], summary="The contacts of a case")
 @paginate(Page)
 def case_contacts(request, case_id: uuid.UUID):
-    case = _case(request.user, case_id)
+    case = access_case(request.user, case_id)
     return selectors.contacts_of_case(user=request.user, case=case).select_related("org_unit")
 
 
-@router.post("/cases/{uuid:case_id}/contacts", response={201: ContactOut}, summary="Add a contact of a case")
+@personal.post(
+    "/cases/{uuid:case_id}/contacts", response={201: ContactOut}, summary="Add a contact of a case"
+)
 def contact_post(request, case_id: uuid.UUID, payload: ContactIn):
     user = request.user
-    case = _case(user, case_id)
+    case = access_case(user, case_id)
     person = None
     if payload.person_id is not None:
-        from mahalle.registry.selectors import persons_visible
-
         person = persons_visible(user=user).filter(pk=payload.person_id).first()
         if person is None:
             raise ValidationFailed(
@@ -138,14 +127,14 @@ def contact_post(request, case_id: uuid.UUID, payload: ContactIn):
     return Status(201, _answer(contact.pk, user))
 
 
-@router.post(
+@personal.post(
     "/cases/{uuid:case_id}/contacts/household",
     response=HouseholdListedOut,
     summary="List the case's household members as contacts (to confirm or remove)",
 )
 def case_household(request, case_id: uuid.UUID):
     user = request.user
-    case = _case(user, case_id)
+    case = access_case(user, case_id)
     listed = services.contacts_list_household(actor=user, case=case)
     contacts = selectors.contacts_visible(user=user).filter(pk__in=[c.pk for c in listed])
     return {
@@ -154,26 +143,28 @@ def case_household(request, case_id: uuid.UUID):
     }
 
 
-@router.post("/contacts/{uuid:contact_id}/confirm", response=ContactOut, summary="Confirm a listed contact")
+@personal.post("/contacts/{uuid:contact_id}/confirm", response=ContactOut, summary="Confirm a listed contact")
 def contact_confirm(request, contact_id: uuid.UUID):
-    contact = _contact(request.user, contact_id)
+    contact = selectors.access_contact(request.user, contact_id)
     services.contact_confirm(actor=request.user, contact=contact)
     return _answer(contact.pk, request.user)
 
 
-@router.post("/contacts/{uuid:contact_id}/remove", response=ContactOut, summary="Remove a contact, with why")
+@personal.post(
+    "/contacts/{uuid:contact_id}/remove", response=ContactOut, summary="Remove a contact, with why"
+)
 def contact_remove(request, contact_id: uuid.UUID, payload: RemoveIn):
-    contact = _contact(request.user, contact_id)
+    contact = selectors.access_contact(request.user, contact_id)
     services.contact_remove(actor=request.user, contact=contact, reason=payload.reason)
     return _answer(contact.pk, request.user)
 
 
-@router.post(
+@personal.post(
     "/contacts/{uuid:contact_id}/assign", response=ContactOut, summary="Assign a tracer and/or a tracing team"
 )
 def contact_assign(request, contact_id: uuid.UUID, payload: AssignIn):
     user = request.user
-    contact = _contact(user, contact_id)
+    contact = selectors.access_contact(user, contact_id)
     tracer = None
     if payload.tracer:
         tracer = User.objects.filter(username=payload.tracer.strip(), is_active=True).first()
@@ -186,23 +177,18 @@ def contact_assign(request, contact_id: uuid.UUID, payload: AssignIn):
     return _answer(contact.pk, user)
 
 
-@router.post("/follow-ups/batch", response=BatchOut, summary="Record a phone's batch of contact follow-ups")
+@personal.post("/follow-ups/batch", response=BatchOut, summary="Record a phone's batch of contact follow-ups")
 def follow_ups_batch(request, payload: ContactFollowUpsIn):
     """One answer per item: created, exists (same id again), conflict, invalid, or retry (the contact is not
     known here: keep the item and send it again later). Symptoms refer the contact for a test."""
-    require_personal_data(user=request.user)
     results = services.contact_follow_ups_record(
         actor=request.user, items=[item.dict() for item in payload.items]
     )
-    return {
-        "results": [{"id": r.id, "status": r.status, "errors": r.errors} for r in results],
-        "counts": dict(Counter(r.status for r in results)),
-    }
+    return batch_answer(results)
 
 
-@router.post("/events", response={201: EventOut}, summary="Record an event (a gathering or place)")
+@personal.post("/events", response={201: EventOut}, summary="Record an event (a gathering or place)")
 def event_post(request, payload: EventIn):
-    require_personal_data(user=request.user)
     event = services.event_create(
         actor=request.user,
         org_unit=_unit(payload.org_unit),
@@ -213,36 +199,32 @@ def event_post(request, payload: EventIn):
     return Status(201, event)
 
 
-@router.post(
+@personal.post(
     "/events/{uuid:event_id}/attendees",
     response=AttendeesOut,
     summary="Add the attendees of an event (all or none)",
 )
 def event_attendees(request, event_id: uuid.UUID, payload: AttendeesIn):
     user = request.user
-    require_personal_data(user=user)
-    event = selectors.events_visible(user=user).filter(pk=event_id).first()
-    if event is None:
-        raise NotFound("event not found")
+    event = selectors.access_event(user, event_id)
     added = services.event_attendees_add(
         actor=user, event=event, person_ids=payload.person_ids, national_codes=payload.national_codes
     )
     return {"added": added}
 
 
-@router.post("/links", response={201: LinkOut}, summary="Record who infected whom (case → case)")
+@personal.post("/links", response={201: LinkOut}, summary="Record who infected whom (case → case)")
 def link_post(request, payload: LinkIn):
     user = request.user
-    infector = _case(user, payload.infector_id)
-    infectee = _case(user, payload.infectee_id)
+    infector = access_case(user, payload.infector_id)
+    infectee = access_case(user, payload.infectee_id)
     return Status(201, services.transmission_link_create(actor=user, infector=infector, infectee=infectee))
 
 
-@router.get(
+@personal.get(
     "/cases/{uuid:case_id}/cluster", response=ClusterOut, summary="The cluster (chain graph) of a case"
 )
 def case_cluster(request, case_id: uuid.UUID):
-    require_personal_data(user=request.user)
     return selectors.cluster_graph(user=request.user, case_id=case_id)
 
 
@@ -250,3 +232,6 @@ def case_cluster(request, case_id: uuid.UUID):
 def clusters(request, org_unit: str, limit: int = 50):
     unit = selectors.org_unit_for_clusters(user=request.user, code=org_unit)
     return selectors.clusters_in_unit(user=request.user, unit=unit, limit=max(1, min(limit, 200)))
+
+
+router.add_router("", personal)

@@ -1,11 +1,9 @@
 """Forms of the tracing pages. They only carry values to the services, which do the validating."""
 
-import uuid
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from mahalle.cases.forms import SYMPTOM_LABELS
+from mahalle.cases.forms import SYMPTOM_LABELS, DailyFollowUpForm, checkboxes
 
 from .models import Closeness, ContactFollowUp, Setting
 
@@ -38,27 +36,13 @@ class RemoveForm(forms.Form):
     reason = forms.CharField(label=_("Why"), max_length=200)
 
 
-class ContactFollowUpForm(forms.Form):
-    # Generated when the form is shown: submitting twice (a double tap, a resend) stores one follow-up.
-    id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+class ContactFollowUpForm(DailyFollowUpForm):
+    subject_field = "contact_id"
     status = forms.ChoiceField(
         label=_("Today"),
         choices=ContactFollowUp.Status.choices,
         initial=ContactFollowUp.Status.WELL,
         widget=forms.RadioSelect,
     )
-    symptoms = forms.MultipleChoiceField(
-        label=_("Symptoms today"), choices=SYMPTOM_LABELS, required=False, widget=forms.CheckboxSelectMultiple
-    )
+    symptoms = checkboxes(_("Symptoms today"), SYMPTOM_LABELS)
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
-
-    def item(self, *, contact, day) -> dict:
-        data = self.cleaned_data
-        return {
-            "id": data["id"],
-            "contact_id": contact.pk,
-            "date": day,
-            "status": data["status"],
-            "symptoms": data["symptoms"],
-            "note": data["note"],
-        }

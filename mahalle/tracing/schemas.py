@@ -6,7 +6,7 @@ import uuid
 from ninja import Field, Schema
 
 from mahalle.cases.schemas import BatchOut
-from mahalle.registry.schemas import Page, ShortText, Text
+from mahalle.core.schemas import Page, ShortText, Text
 
 __all__ = ["BatchOut", "Page"]
 

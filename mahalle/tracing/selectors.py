@@ -1,7 +1,9 @@
 """Reads of contact tracing, scoped to the acting user.
 
 Contacts: the user's jurisdiction (the contact's own post and the units above it), plus the contacts assigned to
-the user as tracer and those whose tracing team's unit is inside the user's jurisdiction. Nobody else.
+the user as tracer and those whose tracing team's unit is inside the user's jurisdiction. Nobody else. This rule
+is written once, in `contacts_visible`: the pages, the API and the services (which lock a contact through it)
+all go through it.
 
 Clusters: a cluster is shown to anyone who may see one of its nodes (a coordinator above a cluster that spans
 posts or counties sees all of it); nodes outside the user's jurisdiction are drawn anonymised (no name, no id).
@@ -15,12 +17,16 @@ from django.db.models import BooleanField, CharField, Count, Exists, ExpressionW
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from mahalle.accounts.selectors import personal_data_paths, user_jurisdiction_units
-from mahalle.cases.models import Case
-from mahalle.core.errors import NotFound
+from mahalle.accounts.selectors import org_unit_in_jurisdiction, path_within, personal_data_paths
+from mahalle.cases.models import Case, Classification
+from mahalle.core.errors import NotFound, field_error, first_or_not_found
+from mahalle.core.identifiers import InvalidIdentifier, normalize_mobile, normalize_national_code
+from mahalle.core.persian import search_key
+from mahalle.geo.models import OrgUnit
+from mahalle.registry.models import Person
 
 from .models import ChainCase, Contact, ContactFollowUp, Event, EventAttendance, TransmissionLink
-from .services import tracing_setting
+from .rules import tracing_setting
 
 
 def _paths_q(paths, field: str) -> Q:
@@ -31,6 +37,7 @@ def _paths_q(paths, field: str) -> Q:
 
 
 def contacts_visible(*, user):
+    """THE tracing visibility rule: the contacts this user may see and trace (see the module docstring)."""
     paths = personal_data_paths(user=user)
     if not paths:
         return Contact.objects.none()
@@ -39,16 +46,12 @@ def contacts_visible(*, user):
     )
 
 
-def contact_detail(*, user, contact_id) -> Contact:
-    contact = (
-        contacts_visible(user=user)
-        .select_related("person", "case", "case__person", "assigned_tracer", "org_unit")
-        .filter(pk=contact_id)
-        .first()
-    )
-    if contact is None:
-        raise NotFound("contact not found")
-    return contact
+def access_contact(user, contact_id, *, for_update: bool = False) -> Contact:
+    """A contact the user may see (with its person, case and tracer), else NotFound ("contact not found")."""
+    contacts = contacts_visible(user=user)
+    if not for_update:  # a lock cannot take the nullable side of the joins
+        contacts = contacts.select_related("person", "case", "case__person", "assigned_tracer", "org_unit")
+    return first_or_not_found(contacts, contact_id, "contact", for_update=for_update)
 
 
 def contacts_of_case(*, user, case):
@@ -60,8 +63,46 @@ def contacts_of_case(*, user, case):
     )
 
 
+def open_case_of(person_id) -> Case | None:
+    """The person's latest open (not discarded) case, if any: a contact may be a case himself."""
+    return (
+        Case.objects.filter(person_id=person_id, outcome="")
+        .exclude(classification=Classification.DISCARDED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def person_match(*, national_code: str = "", mobile: str = "", first_name: str = "", last_name: str = ""):
+    """Find a registered person (anywhere: a case's contacts may live in another post) by national code, or by
+    mobile together with the name. Returns (person or None, field errors)."""
+    if national_code:
+        try:
+            code = normalize_national_code(national_code)
+        except InvalidIdentifier as exc:
+            return None, [field_error("national_code", str(exc))]
+        return Person.objects.filter(national_code=code).first(), []
+    key = search_key(f"{first_name}{last_name}")
+    if mobile:
+        try:
+            number = normalize_mobile(mobile)
+        except InvalidIdentifier as exc:
+            return None, [field_error("mobile", str(exc))]
+        candidates = list(Person.objects.filter(mobile=number)[:20])
+        named = [p for p in candidates if key and p.name_key == key]
+        if len(named) == 1:
+            return named[0], []
+        if len(candidates) == 1 and not key:
+            return candidates[0], []
+    return None, []
+
+
 def events_visible(*, user):
     return Event.objects.within_any(personal_data_paths(user=user))
+
+
+def access_event(user, event_id, *, for_update: bool = False) -> Event:
+    return first_or_not_found(events_visible(user=user), event_id, "event", for_update=for_update)
 
 
 def _active(user, on: dt.date, mine: bool):
@@ -145,6 +186,21 @@ def _dashed(text: str) -> str:
     return text if len(text) == 36 else f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def _person_rows(queryset, *fields: str, **keys: str) -> list[dict]:
+    """A cluster's persons (its cases, contacts, attendances) as rows: the post, the person's name and id (as text,
+    `person_key`), and the `fields` asked for, and each of `keys` the text of the id field it names."""
+    return list(
+        queryset.values(
+            "org_path",
+            "person__first_name",
+            "person__last_name",
+            *fields,
+            person_key=_text("person_id"),
+            **{key: _text(field) for key, field in keys.items()},
+        )
+    )
+
+
 def cluster_graph(*, user, case_id) -> dict:
     """The cluster of a case the user may see (else NotFound): nodes (persons and events) with their kind,
     classification, outcome and generation, and edges (infected, contact, attended). A node outside the user's
@@ -153,9 +209,7 @@ def cluster_graph(*, user, case_id) -> dict:
     Ids come from the database as text (`*_key`): a cluster has up to 10,000 nodes, and building and hashing
     that many uuid.UUID objects was a third of the time of the answer."""
     paths = personal_data_paths(user=user)
-    case = Case.objects.within_any(paths).select_related("person").filter(pk=case_id).first()
-    if case is None:
-        raise NotFound("case not found")
+    case = first_or_not_found(Case.objects.within_any(paths).select_related("person"), case_id, "case")
     node = ChainCase.objects.filter(case_id=case.pk).first()
     if node is None:
         cases = [
@@ -174,49 +228,32 @@ def cluster_graph(*, user, case_id) -> dict:
     else:
         cluster_id = node.cluster_id
         since = timezone.now() - dt.timedelta(days=7)
-        cases = list(
-            ChainCase.objects.filter(cluster_id=cluster_id)
-            .annotate(new=ExpressionWrapper(Q(case__created_at__gte=since), output_field=BooleanField()))
-            .values(
-                "org_path",
-                "case__classification",
-                "case__outcome",
-                "new",
-                "person__first_name",
-                "person__last_name",
-                case_key=_text("case_id"),
-                person_key=_text("person_id"),
-            )
+        cases = _person_rows(
+            ChainCase.objects.filter(cluster_id=cluster_id).annotate(
+                new=ExpressionWrapper(Q(case__created_at__gte=since), output_field=BooleanField())
+            ),
+            "case__classification",
+            "case__outcome",
+            "new",
+            case_key="case_id",
         )
-        contacts = list(
+        contacts = _person_rows(
             Contact.objects.filter(cluster_id=cluster_id)
             .exclude(status=Contact.Status.REMOVED)
             .order_by()
-            .annotate(new=ExpressionWrapper(Q(created_at__gte=since), output_field=BooleanField()))
-            .values(
-                "org_path",
-                "setting",
-                "became_case_id",
-                "new",
-                "person__first_name",
-                "person__last_name",
-                case_key=_text("case_id"),
-                person_key=_text("person_id"),
-            )
+            .annotate(new=ExpressionWrapper(Q(created_at__gte=since), output_field=BooleanField())),
+            "setting",
+            "became_case_id",
+            "new",
+            case_key="case_id",
         )
         events = list(
             Event.objects.filter(cluster_id=cluster_id).values(
                 "name", "kind", "date", "org_path", event_key=_text("id")
             )
         )
-        attendances = list(
-            EventAttendance.objects.filter(cluster_id=cluster_id).values(
-                "org_path",
-                "person__first_name",
-                "person__last_name",
-                event_key=_text("event_id"),
-                person_key=_text("person_id"),
-            )
+        attendances = _person_rows(
+            EventAttendance.objects.filter(cluster_id=cluster_id), event_key="event_id"
         )
         links = list(
             TransmissionLink.objects.filter(cluster_id=cluster_id).values_list(
@@ -226,71 +263,41 @@ def cluster_graph(*, user, case_id) -> dict:
     return _graph(user, paths, _db_text(case.pk), cluster_id, cases, contacts, events, attendances, links)
 
 
-def _visible(paths, org_path: str) -> bool:
-    return any(org_path.startswith(p) for p in paths)
-
-
-def _graph(user, paths, index_key, cluster_id, cases, contacts, events, attendances, links) -> dict:
-    seen_paths: dict = {}
-
-    def visible_path(org_path: str) -> bool:
-        if org_path not in seen_paths:
-            seen_paths[org_path] = _visible(paths, org_path)
-        return seen_paths[org_path]
-
-    threshold = tracing_setting("SUPERSPREADING_CASES")
-    person_of_case = {row["case_key"]: row["person_key"] for row in cases}
-    parent_of = {
-        person_of_case[infectee]: person_of_case[infector]
-        for infector, infectee in links
-        if infectee in person_of_case and infector in person_of_case
+def _person_node(row, kind: str, *, new: bool) -> dict:
+    return {
+        "kind": kind,
+        "org_path": row["org_path"],
+        "classification": row.get("case__classification", ""),
+        "outcome": row.get("case__outcome", ""),
+        "case_id": row["case_key"] if kind == "case" else None,
+        "new": new,
+        "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
     }
+
+
+def _graph_persons(cases, contacts, attendances) -> dict:
+    """One node per person (a person is one node, whichever records name them): a case first, else a contact."""
     persons: dict = {}
     for row in cases:
-        persons[row["person_key"]] = {
-            "kind": "case",
-            "org_path": row["org_path"],
-            "classification": row["case__classification"],
-            "outcome": row["case__outcome"],
-            "case_id": row["case_key"],
-            "new": bool(row["new"]),
-            "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
-        }
+        persons[row["person_key"]] = _person_node(row, "case", new=bool(row["new"]))
     for row in contacts:
-        persons.setdefault(
-            row["person_key"],
-            {
-                "kind": "contact",
-                "org_path": row["org_path"],
-                "classification": "",
-                "outcome": "",
-                "case_id": None,
-                "new": bool(row["new"]),
-                "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
-            },
-        )
+        persons.setdefault(row["person_key"], _person_node(row, "contact", new=bool(row["new"])))
     for row in attendances:
-        persons.setdefault(
-            row["person_key"],
-            {
-                "kind": "contact",
-                "org_path": row["org_path"],
-                "classification": "",
-                "outcome": "",
-                "case_id": None,
-                "new": False,
-                "name": f"{row['person__first_name']} {row['person__last_name']}".strip(),
-            },
-        )
+        persons.setdefault(row["person_key"], _person_node(row, "contact", new=False))
+    return persons
+
+
+def _graph_generations(
+    persons, parent_of, person_of_case, contacts, events, attendees_of
+) -> tuple[dict, dict]:
+    """Generations of persons (cases down their chains; a contact one below its case; an attendee one below its
+    event) and of events (a row above the earliest generation of their cases)."""
     gen = _generations([pid for pid, p in persons.items() if p["kind"] == "case"], parent_of)
     for row in contacts:
         index = person_of_case.get(row["case_key"])
         if index is not None and row["person_key"] not in gen:
             gen[row["person_key"]] = gen.get(index, 0) + 1
     event_gen = {}
-    attendees_of = defaultdict(list)
-    for row in attendances:
-        attendees_of[row["event_key"]].append(row)
     for event in events:
         case_gens = [
             gen[r["person_key"]]
@@ -302,6 +309,15 @@ def _graph(user, paths, index_key, cluster_id, cases, contacts, events, attendan
         )  # a row above its cases
         for r in attendees_of[event["event_key"]]:
             gen.setdefault(r["person_key"], event_gen[event["event_key"]] + 1)
+    return gen, event_gen
+
+
+def _graph_nodes(
+    persons, gen, events, event_gen, attendees_of, *, index_key, visible_path
+) -> tuple[list, dict]:
+    """The nodes, numbered (persons by generation, then events), and their keys by ("p", person) / ("e", event).
+    A node outside the user's jurisdiction is anonymised: no name, no id."""
+    threshold = tracing_setting("SUPERSPREADING_CASES")
     keys: dict = {}
     nodes = []
     for number, (pid, p) in enumerate(sorted(persons.items(), key=lambda kv: (gen.get(kv[0], 0), kv[0])), 1):
@@ -346,6 +362,10 @@ def _graph(user, paths, index_key, cluster_id, cases, contacts, events, attendan
                 "superspreading": linked_cases >= threshold,
             }
         )
+    return nodes, keys
+
+
+def _graph_edges(keys, parent_of, person_of_case, contacts, attendances) -> list[dict]:
     edges = []
     for child, parent in parent_of.items():
         edges.append({"source": keys[("p", parent)], "target": keys[("p", child)], "kind": "infected"})
@@ -368,6 +388,32 @@ def _graph(user, paths, index_key, cluster_id, cases, contacts, events, attendan
                 "kind": "attended",
             }
         )
+    return edges
+
+
+def _graph(user, paths, index_key, cluster_id, cases, contacts, events, attendances, links) -> dict:
+    seen_paths: dict = {}
+
+    def visible_path(org_path: str) -> bool:
+        if org_path not in seen_paths:
+            seen_paths[org_path] = path_within(org_path, paths)
+        return seen_paths[org_path]
+
+    person_of_case = {row["case_key"]: row["person_key"] for row in cases}
+    parent_of = {
+        person_of_case[infectee]: person_of_case[infector]
+        for infector, infectee in links
+        if infectee in person_of_case and infector in person_of_case
+    }
+    persons = _graph_persons(cases, contacts, attendances)
+    attendees_of = defaultdict(list)
+    for row in attendances:
+        attendees_of[row["event_key"]].append(row)
+    gen, event_gen = _graph_generations(persons, parent_of, person_of_case, contacts, events, attendees_of)
+    nodes, keys = _graph_nodes(
+        persons, gen, events, event_gen, attendees_of, index_key=index_key, visible_path=visible_path
+    )
+    edges = _graph_edges(keys, parent_of, person_of_case, contacts, attendances)
     driving = Counter(row["setting"] for row in contacts if row["became_case_id"])
     stats = {
         "size": len(nodes),
@@ -393,10 +439,8 @@ def _graph(user, paths, index_key, cluster_id, cases, contacts, events, attendan
 
 def org_unit_for_clusters(*, user, code: str):
     """An org unit inside the user's jurisdiction (any role: the statistics are aggregates), else NotFound."""
-    from mahalle.geo.models import OrgUnit
-
     unit = OrgUnit.objects.filter(code=(code or "").strip()).first()
-    if unit is None or not any(unit.path.startswith(u.path) for u in user_jurisdiction_units(user=user)):
+    if unit is None or not org_unit_in_jurisdiction(user=user, unit=unit):
         raise NotFound("org unit not found")
     return unit
 

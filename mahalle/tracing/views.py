@@ -2,45 +2,35 @@
 
 A tracer's phone: the work list (index), a case's contacts (list, add, confirm, remove), a contact's daily
 follow-up. A supervisor's and coordinator's screen: the chain view of a case's cluster, and the clusters of
-their area with statistics. A record the user may not see is a 404 page."""
+their area with statistics. A record the user may not see is a 404 page (a selector's NotFound, answered by
+the web shell's middleware)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
 
+from mahalle.accounts.capabilities import Can, may
+from mahalle.accounts.gates import personal_data_required
 from mahalle.accounts.selectors import user_jurisdiction_units
-from mahalle.cases.selectors import cases_visible
+from mahalle.cases.forms import add_service_errors
+from mahalle.cases.selectors import access_case, cases_visible
+from mahalle.cases.views import follow_up_page, write_and_report
 from mahalle.core import errors
-from mahalle.registry.views import personal_data_required
+from mahalle.core.pages import Pages
 
 from . import layout, selectors, services
 from .forms import ContactAddForm, ContactFollowUpForm, RemoveForm
 
+pages = Pages("tracing")
 LIST_LIMIT = 100
 DRAW_LIMIT = 400  # larger clusters are shown as a list: a drawing of thousands of nodes helps nobody
 
 
-def _case_or_404(user, case_id):
-    case = cases_visible(user=user).select_related("person", "org_unit").filter(pk=case_id).first()
-    if case is None:
-        raise Http404("case not found")
-    return case
-
-
-def _contact_or_404(user, contact_id):
-    try:
-        return selectors.contact_detail(user=user, contact_id=contact_id)
-    except errors.NotFound as exc:
-        raise Http404("contact not found") from exc
-
-
-@require_safe
+@pages.get("", name="index")
 @personal_data_required
 def index(request):
     """The tracer's work list for today: contacts to call, unreachable two days running, follow-up ending,
@@ -72,20 +62,21 @@ def _case_contacts_page(request, case, *, form=None, status=200):
             if form is not None
             else ContactAddForm(initial={"last_exposure": timezone.localdate()}),
             "remove_form": RemoveForm(),
-            "can_write": user.has_role(services.TRACING_ROLES),
+            "can_write": may(user, Can.TRACE),
         },
         status=status,
     )
 
 
+@pages.route("cases/<uuid:case_id>/contacts/", name="case_contacts")
 @personal_data_required
 def case_contacts(request, case_id):
     """A case's contacts on a phone: the list, the add form (national code, mobile or name)."""
     user = request.user
-    case = _case_or_404(user, case_id)
+    case = access_case(user, case_id)
     if request.method != "POST":
         return _case_contacts_page(request, case)
-    if not user.has_role(services.TRACING_ROLES):
+    if not may(user, Can.TRACE):
         raise PermissionDenied
     form = ContactAddForm(request.POST)
     if not form.is_valid():
@@ -97,11 +88,7 @@ def case_contacts(request, case_id):
             **{**form.cleaned_data, "closeness": form.cleaned_data["closeness"] or "close"},
         )
     except errors.DomainError as exc:
-        for error in exc.errors:
-            field = error["field"] if error["field"] in form.fields else None
-            form.add_error(field, error["message"])
-        if not exc.errors:
-            form.add_error(None, exc.detail)
+        add_service_errors(form, exc.errors, exc.detail)
         return _case_contacts_page(request, case, form=form, status=exc.status_code)
     messages.success(request, _("Contact added."))
     return redirect("tracing:case_contacts", case_id=case.pk)
@@ -114,96 +101,69 @@ def _back(request):
     return redirect("tracing:index")
 
 
-def _run(request, write, success: str) -> None:
-    try:
-        write()
-    except errors.DomainError as exc:
-        messages.error(request, exc.summary())
-    else:
-        messages.success(request, success)
+def _to_trace(request, access, record_id):
+    """The case or contact (`access` its access selector: 404 outside the user's sight), for a user who may
+    trace (else 403)."""
+    record = access(request.user, record_id)
+    if not may(request.user, Can.TRACE):
+        raise PermissionDenied
+    return record
 
 
-@require_POST
+def _contact_write(request, contact_id, write, success: str, **values):
+    """A contact's one-button write, `write(actor=, contact=, **values)`; then back to the page it came from."""
+    contact = _to_trace(request, selectors.access_contact, contact_id)
+    write_and_report(request, lambda: write(actor=request.user, contact=contact, **values), success)
+    return _back(request)
+
+
+@pages.post("cases/<uuid:case_id>/contacts/household/", name="case_household")
 @personal_data_required
 def case_household(request, case_id):
-    user = request.user
-    case = _case_or_404(user, case_id)
-    if not user.has_role(services.TRACING_ROLES):
-        raise PermissionDenied
-    _run(
+    case = _to_trace(request, access_case, case_id)
+    write_and_report(
         request,
-        lambda: services.contacts_list_household(actor=user, case=case),
+        lambda: services.contacts_list_household(actor=request.user, case=case),
         _("Household members listed."),
     )
     return redirect("tracing:case_contacts", case_id=case.pk)
 
 
-@require_POST
+@pages.post("contacts/<uuid:contact_id>/confirm/", name="contact_confirm")
 @personal_data_required
 def contact_confirm(request, contact_id):
-    user = request.user
-    contact = _contact_or_404(user, contact_id)
-    if not user.has_role(services.TRACING_ROLES):
-        raise PermissionDenied
-    _run(request, lambda: services.contact_confirm(actor=user, contact=contact), _("Contact confirmed."))
-    return _back(request)
+    return _contact_write(request, contact_id, services.contact_confirm, _("Contact confirmed."))
 
 
-@require_POST
+@pages.post("contacts/<uuid:contact_id>/remove/", name="contact_remove")
 @personal_data_required
 def contact_remove(request, contact_id):
-    user = request.user
-    contact = _contact_or_404(user, contact_id)
-    if not user.has_role(services.TRACING_ROLES):
-        raise PermissionDenied
     reason = request.POST.get("reason", "")
-    _run(
-        request,
-        lambda: services.contact_remove(actor=user, contact=contact, reason=reason),
-        _("Contact removed."),
-    )
-    return _back(request)
+    return _contact_write(request, contact_id, services.contact_remove, _("Contact removed."), reason=reason)
 
 
+@pages.route("contacts/<uuid:contact_id>/follow-up/", name="contact_follow_up")
 @personal_data_required
 def contact_follow_up(request, contact_id):
     """Today's call to a contact, on a phone."""
     user = request.user
-    if not user.has_role(services.TRACING_ROLES):
+    if not may(user, Can.TRACE):
         raise PermissionDenied
-    today = timezone.localdate()
-    contact = _contact_or_404(user, contact_id)
-    form = ContactFollowUpForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if form.is_valid():
-            result = services.contact_follow_ups_record(
-                actor=user, items=[form.item(contact=contact, day=today)]
-            )[0]
-            if result.status in ("created", "exists"):
-                if result.referrals:
-                    messages.warning(request, _("Follow-up saved. The contact is referred for a test."))
-                else:
-                    messages.success(request, _("Follow-up saved."))
-                return redirect("tracing:index")
-            for error in result.errors:
-                field = error["field"] if error["field"] in form.fields else None
-                form.add_error(field, error["message"])
-    done_today = contact.follow_ups.filter(date=today).first()
-    index_visible = cases_visible(user=user).filter(pk=contact.case_id).exists()
-    return render(
+    contact = selectors.access_contact(user, contact_id)
+    return follow_up_page(
         request,
-        "tracing/follow_up.html",
-        {
+        contact,
+        form_class=ContactFollowUpForm,
+        record=services.contact_follow_ups_record,
+        alerted=lambda result: result.referrals,
+        warning=_("Follow-up saved. The contact is referred for a test."),
+        back="tracing:index",
+        template="tracing/follow_up.html",
+        context={
             "contact": contact,
-            "form": form,
-            "today": today,
-            "done_today": done_today,
-            "index_visible": index_visible,
+            "index_visible": cases_visible(user=user).filter(pk=contact.case_id).exists(),
             "history": list(contact.follow_ups.order_by("-date")[:14]),
         },
-        status=status,
     )
 
 
@@ -218,15 +178,12 @@ COLOURS = {
 OUTCOME_STROKES = {"died": "#000", "recovered": "#0b6e4f", "": "#fff"}
 
 
-@require_safe
+@pages.get("cases/<uuid:case_id>/cluster/", name="case_cluster")
 @personal_data_required
 def case_cluster(request, case_id):
     """The chain view: the cluster of a case drawn by generation (inline SVG), and the same as a list."""
     user = request.user
-    try:
-        graph = selectors.cluster_graph(user=user, case_id=case_id)
-    except errors.NotFound as exc:
-        raise Http404("case not found") from exc
+    graph = selectors.cluster_graph(user=user, case_id=case_id)
     nodes, edges = graph["nodes"], graph["edges"]
     drawing = None
     if len(nodes) <= DRAW_LIMIT:
@@ -263,7 +220,7 @@ def case_cluster(request, case_id):
     )
 
 
-@require_safe
+@pages.get("clusters/", name="clusters")
 @login_required
 def clusters(request):
     """Clusters of the user's area (or of `?org_unit=CODE` inside it) with their statistics. Aggregates: the
@@ -275,9 +232,6 @@ def clusters(request):
         if not units:
             raise PermissionDenied
         code = units[0].code
-    try:
-        unit = selectors.org_unit_for_clusters(user=user, code=code)
-    except errors.NotFound as exc:
-        raise Http404("org unit not found") from exc
+    unit = selectors.org_unit_for_clusters(user=user, code=code)
     result = selectors.clusters_in_unit(user=user, unit=unit)
     return render(request, "tracing/clusters.html", {"result": result, "unit": unit})

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mahalle.core.persian import normalize_text
 
-from .allocation import AllocationInputError
+from .problem import AllocationInputError
 
 STOCK_COLUMNS = ("warehouse_id", "units")
 NEED_COLUMNS = ("region_id", "need", "weight")

@@ -9,8 +9,8 @@ import time
 import highspy
 import numpy as np
 
-from .allocation import Problem
 from .highs import new_highs
+from .problem import Problem
 
 
 def _solve(num_col, cost, col_lower, col_upper, rows, integer_cols):
@@ -45,6 +45,16 @@ def _solve(num_col, cost, col_lower, col_upper, rows, integer_cols):
     return "optimal", np.asarray(h.getSolution().col_value)
 
 
+def _stage(stages: dict, name: str, number: int, *problem):
+    """Solve one stage's MIP (`problem`: the arguments of `_solve`) and record it in `stages[name]`; returns x."""
+    started = time.perf_counter()
+    status, x = _solve(*problem)
+    stages[name] = {"status": status, "method": "mip", "seconds": round(time.perf_counter() - started, 3)}
+    if x is None:
+        raise RuntimeError(f"stage {number} MIP: {status}")
+    return x
+
+
 def allocate_mip(p: Problem) -> tuple[dict[tuple[int, int], int], dict]:
     n_arcs = len(p.arc_w)
     reached = np.zeros(len(p.regions), dtype=bool)
@@ -61,7 +71,6 @@ def allocate_mip(p: Problem) -> tuple[dict[tuple[int, int], int], dict]:
     stages: dict = {}
     integer = np.arange(n_arcs)
     # Stage 1: max t, sum_w x[w,r] - need[r]·t >= 0 for active regions; t is column n_arcs.
-    started = time.perf_counter()
     coverage_rows = [
         (
             0.0,
@@ -73,7 +82,10 @@ def allocate_mip(p: Problem) -> tuple[dict[tuple[int, int], int], dict]:
     ]
     cost = np.zeros(n_arcs + 1)
     cost[-1] = -1.0
-    status, x = _solve(
+    x = _stage(
+        stages,
+        "equity",
+        1,
         n_arcs + 1,
         cost,
         np.zeros(n_arcs + 1),
@@ -81,39 +93,21 @@ def allocate_mip(p: Problem) -> tuple[dict[tuple[int, int], int], dict]:
         supply_rows + cap_rows + coverage_rows,
         integer,
     )
-    stages["equity"] = {"status": status, "method": "mip", "seconds": round(time.perf_counter() - started, 3)}
-    if x is None:
-        raise RuntimeError(f"stage 1 MIP: {status}")
     level = x[-1] if len(active) else 1.0
     stages["equity"]["value"] = float(level)
     lower = np.zeros(len(p.regions))
     lower[active] = np.ceil(level * p.need[active] - 1e-6)
     floor_rows = [(float(lower[r]), np.inf, arcs_of[int(r)], np.ones(len(arcs_of[int(r)]))) for r in active]
     # Stage 2: max sum weight[r]·x[w,r].
-    started = time.perf_counter()
     weight_cost = p.weight[p.arc_r]
     rows = supply_rows + cap_rows + floor_rows
-    status, x = _solve(n_arcs, -weight_cost, np.zeros(n_arcs), np.full(n_arcs, np.inf), rows, integer)
-    stages["weighted_units"] = {
-        "status": status,
-        "method": "mip",
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    if x is None:
-        raise RuntimeError(f"stage 2 MIP: {status}")
+    no_bounds = (np.zeros(n_arcs), np.full(n_arcs, np.inf))
+    x = _stage(stages, "weighted_units", 2, n_arcs, -weight_cost, *no_bounds, rows, integer)
     best = float(weight_cost @ np.round(x))
     stages["weighted_units"]["value"] = best
     # Stage 3: min distance with the weighted value kept.
-    started = time.perf_counter()
     keep = (best - 1e-9 * max(1.0, abs(best)), np.inf, np.arange(n_arcs), weight_cost)
-    status, x = _solve(n_arcs, p.arc_d, np.zeros(n_arcs), np.full(n_arcs, np.inf), [*rows, keep], integer)
-    stages["distance"] = {
-        "status": status,
-        "method": "mip",
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    if x is None:
-        raise RuntimeError(f"stage 3 MIP: {status}")
+    x = _stage(stages, "distance", 3, n_arcs, p.arc_d, *no_bounds, [*rows, keep], integer)
     x = np.round(x).astype(np.int64)
     units = {(int(p.arc_w[a]), int(p.arc_r[a])): int(x[a]) for a in np.flatnonzero(x > 0)}
     return units, stages

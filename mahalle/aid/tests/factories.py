@@ -5,6 +5,7 @@ import datetime as dt
 import factory
 
 from mahalle.aid.models import Cycle, Entitlement, Item, Program, StockLevel, Warehouse
+from mahalle.aid.rules import cycle_periods
 from mahalle.needs.models import Agency, HouseholdNeed, HouseholdVulnerability
 
 
@@ -68,8 +69,6 @@ def program_in(
         cycles=cycles,
         start_date=start,
     )
-    from mahalle.aid.services import cycle_periods
-
     for n, (s, e) in enumerate(cycle_periods(cadence=cadence, cycles=cycles, start=start), start=1):
         Cycle.objects.create(program=program, number=n, period_start=s, period_end=e)
     return program

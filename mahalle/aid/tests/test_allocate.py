@@ -11,7 +11,7 @@ from mahalle.aid.models import EquipmentUnit, TransferOrder
 from mahalle.audit.models import AuditEvent
 from mahalle.cases.models import FollowUp
 from mahalle.cases.tests.factories import isolation_for
-from mahalle.core.errors import ValidationFailed
+from mahalle.core.errors import Conflict, ValidationFailed
 
 from .factories import ItemFactory, WarehouseFactory, stock
 
@@ -74,7 +74,7 @@ def test_propose_approve_dispatch(client, scene, users):
         client.post(reverse("aid:transfer_order_execute", kwargs={"order_id": order.pk})).status_code == 302
     )
     assert EquipmentUnit.objects.filter(warehouse=scene["county_a"]).count() == 2
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.transfer_order_execute(actor=users[Role.NATIONAL_COORDINATOR], order=order)
 
 

@@ -12,7 +12,7 @@ from mahalle.accounts.models import Role
 from mahalle.aid import selectors, services, sms
 from mahalle.aid.models import Delivery, EquipmentUnit, PaymentInstruction, StockLevel, StockMove
 from mahalle.audit.models import AuditEvent
-from mahalle.core.errors import NotFound, ValidationFailed
+from mahalle.core.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
 
 from .factories import ItemFactory, WarehouseFactory, approved_cycle, entitlement_for, program_in, stock
 
@@ -67,7 +67,7 @@ def test_delivery_with_a_one_time_code(setup, users, django_capture_on_commit_ca
         actor=volunteer, entitlement=entitlement, delivery_id=delivery_id, proof="code", code=code
     )
     assert (again.pk, created) == (delivery_id, False)
-    with pytest.raises(services.Conflict) as exc:
+    with pytest.raises(Conflict) as exc:
         services.delivery_record(
             actor=volunteer, entitlement=entitlement, delivery_id=uuid.uuid4(), proof="supervisor"
         )
@@ -134,7 +134,7 @@ def test_delivery_outside_jurisdiction_is_not_found(setup, users):
 
 def test_delivery_without_stock_is_a_clear_error(setup, users):
     StockLevel.objects.update(quantity=1)
-    with pytest.raises(services.InsufficientStock) as exc:
+    with pytest.raises(InsufficientStock) as exc:
         services.delivery_record(
             actor=users[Role.POST_SUPERVISOR],
             entitlement=setup["entitlements"]["post_a1"],
@@ -165,7 +165,7 @@ def test_unapproved_or_dropped_entitlements_are_not_delivered(setup, users):
     entitlement = setup["entitlements"]["post_a1"]
     entitlement.decision = "drop"
     entitlement.save()
-    with pytest.raises(services.Conflict) as exc:
+    with pytest.raises(Conflict) as exc:
         services.delivery_record(
             actor=users[Role.POST_SUPERVISOR],
             entitlement=entitlement,
@@ -176,7 +176,7 @@ def test_unapproved_or_dropped_entitlements_are_not_delivered(setup, users):
     setup["cycle"].status = "computed"
     setup["cycle"].save()
     entitlement.refresh_from_db()
-    with pytest.raises(services.Conflict) as exc:
+    with pytest.raises(Conflict) as exc:
         services.delivery_record(
             actor=users[Role.POST_SUPERVISOR],
             entitlement=entitlement,
@@ -206,7 +206,7 @@ def test_two_phones_delivering_the_same_entitlement_at_once(transactional_db, us
                 proof="supervisor",
             )
             outcomes.append("delivered" if created else "exists")
-        except services.Conflict:
+        except Conflict:
             outcomes.append("refused")
         except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below
             outcomes.append(repr(exc))
@@ -240,7 +240,7 @@ def test_concentrator_lent_returned_cleaned_lent_again(tree, users, people):
         actor=supervisor, unit=unit, person=patient, lent_on=dt.date(2026, 11, 1), days=10
     )
     assert (loan.due_on, EquipmentUnit.objects.get().status) == (dt.date(2026, 11, 11), "lent")
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.loan_lend(actor=supervisor, unit=unit, person=patient)
     assert [(lo.unit.serial, lo.person) for lo in selectors.loans_open(user=supervisor)] == [
         ("OC-001", patient)
@@ -251,9 +251,9 @@ def test_concentrator_lent_returned_cleaned_lent_again(tree, users, people):
         services.loan_lend(actor=supervisor, unit=unit, person=people["post_b1"])
     services.loan_return(actor=supervisor, loan=loan, on=dt.date(2026, 11, 9))
     assert EquipmentUnit.objects.get().status == "cleaning"
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.loan_lend(actor=supervisor, unit=unit, person=patient)
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.loan_return(actor=supervisor, loan=loan)
     services.equipment_unit_cleaned(actor=supervisor, unit=unit)
     second = services.loan_lend(actor=supervisor, unit=unit, person=patient)
@@ -271,7 +271,7 @@ def test_payments_export_and_results_reconciled(tree, users, people, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         services.cycle_run_request(actor=coordinator, cycle=cycle)
     cycle.refresh_from_db()
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.payments_export_rows(actor=coordinator, cycle=cycle)
     services.cycle_approve(actor=coordinator, cycle=cycle)
     rows = services.payments_export_rows(actor=coordinator, cycle=cycle)

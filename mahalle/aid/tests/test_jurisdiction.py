@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, Role
-from mahalle.aid import services, sms
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES, Can, roles_with
+from mahalle.accounts.models import Role
+from mahalle.aid import sms
 from mahalle.aid.models import (
     Cycle,
     Delivery,
@@ -49,9 +50,9 @@ NON_PERSONAL_ROUTES = {
     ("GET", "/api/v1/aid/stock"),
     ("POST", "/api/v1/aid/stock/moves"),
 }
-PROGRAM_ROLES = services.PROGRAM_ROLES
-STOCK_ROLES = services.STOCK_ROLES
-DELIVERY_ROLES = services.DELIVERY_ROLES
+PROGRAM_ROLES = roles_with(Can.MANAGE_PROGRAMS)
+STOCK_ROLES = roles_with(Can.MANAGE_STOCK)
+DELIVERY_ROLES = roles_with(Can.DELIVER)
 # Where programs of each scope may be run and approved: the program's unit must be inside the role's units.
 RUNS_NATIONAL = {Role.NATIONAL_COORDINATOR, Role.ADMINISTRATOR}
 MODELS = (

@@ -12,7 +12,7 @@ from mahalle.aid.models import Cycle, Entitlement, PaymentInstruction, Program
 from mahalle.audit.models import AuditEvent
 from mahalle.cases.services import case_outcome_record
 from mahalle.cases.tests.factories import case_for
-from mahalle.core.errors import PermissionDenied, ValidationFailed
+from mahalle.core.errors import Conflict, PermissionDenied, ValidationFailed
 from mahalle.needs.models import Support
 from mahalle.registry.tests.factories import PersonFactory
 
@@ -77,6 +77,34 @@ def test_program_create_makes_its_cycles_and_is_audited(tree, users):
         AuditEvent.objects.get(action="create", object_id=str(program.pk)).actor_username
         == coordinator.username
     )
+
+
+def test_program_create_leaves_nothing_when_its_audit_write_fails(tree, users, monkeypatch):
+    """The program, its cycles and its audit event land together or not at all (the decorator once sat on the
+    wrong function, and a failed audit write left the program and its cycles unaudited)."""
+
+    def audit_write_fails(**kwargs):
+        raise RuntimeError("the audit write failed")
+
+    monkeypatch.setattr(AuditEvent.objects, "create", audit_write_fails)
+    before = (Program.objects.count(), Cycle.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(RuntimeError, match="audit write failed"):
+        services.program_create(
+            actor=users[Role.PROVINCE_COORDINATOR],
+            code="unaudited",
+            name="x",
+            kind="cash",
+            category="cash_support",
+            agency=AgencyFactory(),
+            org_unit=tree["province_a"],
+            rule={},
+            start_date=START,
+            cadence="monthly",
+            cycles=3,
+            amount=1000,
+        )
+    assert not Program.objects.filter(code="unaudited").exists()
+    assert (Program.objects.count(), Cycle.objects.count(), AuditEvent.objects.count()) == before
 
 
 @pytest.mark.parametrize(
@@ -171,7 +199,7 @@ def test_cycle_run_computes_entitlements_with_reasons(tree, users, django_captur
 def test_cycle_run_twice_is_a_clear_error(tree, users, django_capture_on_commit_callbacks):
     program = program_in(tree["province_a"])
     cycle = run(program.cycle_set.get(), users[Role.PROVINCE_COORDINATOR], django_capture_on_commit_callbacks)
-    with pytest.raises(services.Conflict) as exc:
+    with pytest.raises(Conflict) as exc:
         services.cycle_run_request(actor=users[Role.PROVINCE_COORDINATOR], cycle=cycle)
     assert exc.value.detail == "cycle 1 of this program is already computed, awaiting approval"
     assert exc.value.status_code == 409
@@ -204,7 +232,7 @@ def test_approval_freezes_the_list(tree, users, people, django_capture_on_commit
     assert sorted(PaymentInstruction.objects.values_list("reference", flat=True)) == sorted(
         f"cash-1-{pk}" for pk in Entitlement.objects.values_list("pk", flat=True)
     )
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.cycle_run_request(actor=coordinator, cycle=cycle)
 
 
@@ -251,7 +279,7 @@ def test_double_dipping_is_flagged_and_decided(tree, users, people, django_captu
     assert Cycle.objects.get(pk=cycle.pk).status == "approved"
     event = AuditEvent.objects.get(action="decide", object_id=str(flagged[0].pk))
     assert event.details == {"flag": "other_program", "from": "", "to": "drop", "note": "served"}
-    with pytest.raises(services.Conflict):  # frozen: no decision changes after approval
+    with pytest.raises(Conflict):  # frozen: no decision changes after approval
         services.entitlement_decide(actor=coordinator, entitlement=flagged[0], decision="keep")
     # a program of another category never flags
     third = program_in(tree["country"], category="hygiene_package")

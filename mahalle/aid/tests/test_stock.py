@@ -12,7 +12,7 @@ from mahalle.accounts.models import Role
 from mahalle.aid import services
 from mahalle.aid.models import StockLevel, StockMove
 from mahalle.audit.models import AuditEvent
-from mahalle.core.errors import PermissionDenied, ValidationFailed
+from mahalle.core.errors import InsufficientStock, PermissionDenied, ValidationFailed
 
 from .factories import ItemFactory, WarehouseFactory, stock
 
@@ -105,14 +105,14 @@ def test_transfer_to_itself_and_beyond_stock_are_refused(tree, users):
     with pytest.raises(ValidationFailed) as exc:
         services.stock_transfer(actor=actor, source=county, target=county, item=item, quantity=1)
     assert exc.value.errors == [{"field": "target", "message": "a warehouse cannot transfer to itself"}]
-    with pytest.raises(services.InsufficientStock) as exc:
+    with pytest.raises(InsufficientStock) as exc:
         services.stock_transfer(actor=actor, source=county, target=post, item=item, quantity=6)
     assert exc.value.status_code == 409
     assert exc.value.errors == [{"field": "quantity", "message": "5 on hand in lot ''"}]
     assert StockLevel.objects.get(warehouse=county).quantity == 5
     assert not StockLevel.objects.filter(warehouse=post, quantity__gt=0).exists()
     assert StockMove.objects.count() == 1
-    with pytest.raises(services.InsufficientStock):
+    with pytest.raises(InsufficientStock):
         services.stock_write_off(actor=actor, warehouse=post, item=item, quantity=1, reason="x")
 
 
@@ -151,7 +151,7 @@ def test_concurrent_transfers_never_go_negative(transactional_db, users, tree):
             source, target = (one, two) if i < 6 else (two, one)
             services.stock_transfer(actor=actor, source=source, target=target, item=item, quantity=10)
             outcomes.append("moved")
-        except services.InsufficientStock:
+        except InsufficientStock:
             outcomes.append("short")
         except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below
             outcomes.append(repr(exc))

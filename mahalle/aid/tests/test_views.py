@@ -7,7 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, Role
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES
+from mahalle.accounts.models import Role
 from mahalle.aid import sms
 from mahalle.aid.models import Cycle, Delivery, EquipmentUnit, Loan, PaymentInstruction, Program, StockLevel
 from mahalle.tests.test_jurisdiction_matrix import POSTS, ROLE_POST, ROLES, VISIBLE

@@ -71,18 +71,24 @@ def _read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
     return header, rows
 
 
-def _count(path, line: int, column: str, raw: str) -> float:
-    text = normalize_text(raw).strip()
-    if not text:
-        raise RtInputError(f"{path}: line {line}: column '{column}' is empty (expected a whole number >= 0)")
+def _non_negative(raw: str, where: str, what: str) -> float:
+    """`raw` (Latin or Persian digits) as a finite number >= 0; else an RtInputError that starts with `where`
+    (the file, line and column) and calls a negative value a negative `what`."""
     try:
-        value = float(text)
+        value = float(normalize_text(raw).strip())
     except ValueError:
-        raise RtInputError(f"{path}: line {line}: column '{column}': '{raw}' is not a number") from None
+        raise RtInputError(f"{where}: '{raw}' is not a number") from None
     if not math.isfinite(value):
-        raise RtInputError(f"{path}: line {line}: column '{column}': '{raw}' is not a finite number")
+        raise RtInputError(f"{where}: '{raw}' is not a finite number")
     if value < 0:
-        raise RtInputError(f"{path}: line {line}: column '{column}': negative count {raw}")
+        raise RtInputError(f"{where}: negative {what} {raw}")
+    return value
+
+
+def _count(path, line: int, column: str, raw: str) -> float:
+    if not normalize_text(raw).strip():
+        raise RtInputError(f"{path}: line {line}: column '{column}' is empty (expected a whole number >= 0)")
+    value = _non_negative(raw, f"{path}: line {line}: column '{column}'", "count")
     if value != int(value):
         raise RtInputError(f"{path}: line {line}: column '{column}': {raw} is not a whole number of cases")
     return value
@@ -182,16 +188,7 @@ def read_si_distr_csv(path: str | Path) -> np.ndarray:
     values = []
     for line, row in rows:
         raw = row[i_w] if i_w < len(row) else ""
-        text = normalize_text(raw).strip()
-        try:
-            value = float(text)
-        except ValueError:
-            raise RtInputError(f"{path}: line {line}: '{raw}' is not a number") from None
-        if not math.isfinite(value):
-            raise RtInputError(f"{path}: line {line}: '{raw}' is not a finite number")
-        if value < 0:
-            raise RtInputError(f"{path}: line {line}: negative probability {raw}")
-        values.append(value)
+        values.append(_non_negative(raw, f"{path}: line {line}", "probability"))
     if len(values) < 2:
         raise RtInputError(f"{path}: needs at least two values (w[0] = 0, w[1], …)")
     try:

@@ -30,6 +30,7 @@ same rule is applied to every window (cases = local + imported in the window) an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -251,48 +252,17 @@ def estimate_rt_many(
     )
 
 
-def estimate_rt(
-    local,
-    imported=None,
-    *,
-    si_mean: float | None = None,
-    si_sd: float | None = None,
-    si_distr=None,
-    window: int = DEFAULT_WINDOW,
-    mean_prior: float = DEFAULT_MEAN_PRIOR,
-    std_prior: float = DEFAULT_STD_PRIOR,
-    cv_posterior: float = DEFAULT_CV_POSTERIOR,
-    t_start=None,
-    t_end=None,
-) -> RtResult:
-    """Rt for one incidence series (1-D `local`, optional 1-D `imported`); see `estimate_rt_many`."""
+# The fields of RtResult with one row per region in `estimate_rt_many`.
+PER_REGION = ("mean", "std", "lower", "upper", "cases", "reliable")
+
+
+def estimate_rt(local, imported=None, **options) -> RtResult:
+    """Rt for one incidence series (1-D `local`, optional 1-D `imported`). The keyword options (serial interval,
+    window, prior, `t_start`/`t_end`) are those of `estimate_rt_many`, with the same defaults."""
     local = np.asarray(local, dtype=float)
     if local.ndim != 1:
         raise RtInputError("estimate_rt takes one series; use estimate_rt_many for a matrix")
     res = estimate_rt_many(
-        local,
-        None if imported is None else np.asarray(imported, dtype=float).reshape(1, -1),
-        si_mean=si_mean,
-        si_sd=si_sd,
-        si_distr=si_distr,
-        window=window,
-        mean_prior=mean_prior,
-        std_prior=std_prior,
-        cv_posterior=cv_posterior,
-        t_start=t_start,
-        t_end=t_end,
+        local, None if imported is None else np.asarray(imported, dtype=float).reshape(1, -1), **options
     )
-    return RtResult(
-        t_start=res.t_start,
-        t_end=res.t_end,
-        mean=res.mean[0],
-        std=res.std[0],
-        lower=res.lower[0],
-        upper=res.upper[0],
-        cases=res.cases[0],
-        reliable=res.reliable[0],
-        min_cases=res.min_cases,
-        si_distr=res.si_distr,
-        si_mean=res.si_mean,
-        si_sd=res.si_sd,
-    )
+    return dataclasses.replace(res, **{name: getattr(res, name)[0] for name in PER_REGION})

@@ -5,7 +5,7 @@ import datetime as dt
 from django.utils import timezone
 
 from mahalle.cases.models import Case, Isolation, QuarantinePlace, TestOrder
-from mahalle.cases.services import normalize_sample_id
+from mahalle.cases.rules import normalize_sample_id
 
 
 def order_for(person, *, sample_id=None, kind="", urgent=False, status=None) -> TestOrder:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from mahalle.accounts.models import Role
 from mahalle.cases import services
 from mahalle.cases.models import Isolation, QuarantinePlace
+from mahalle.core.errors import PlaceFull
 from mahalle.registry.tests.factories import PersonFactory
 
 from .factories import place_in
@@ -33,7 +34,7 @@ def test_two_connections_racing_for_the_last_place_get_one_place(transactional_d
                 start_date=timezone.localdate(),
             )
             outcomes.append("started")
-        except services.PlaceFull:
+        except PlaceFull:
             outcomes.append("full")
         except Exception as exc:  # noqa: BLE001 - any other outcome fails the test below
             outcomes.append(repr(exc))

@@ -10,13 +10,16 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, PERSONAL_DATA_WRITE_ROLES
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES, PERSONAL_DATA_WRITE_ROLES, Can, roles_with
 from mahalle.audit.models import AuditEvent
 from mahalle.cases.models import Alert, Case, FollowUp, Isolation, QuarantinePlace, TestOrder
-from mahalle.cases.services import CASE_ROLES, PLACE_ROLES, alert_raise
+from mahalle.cases.services import alert_raise
 from mahalle.tests.test_jurisdiction_matrix import POSTS, ROLE_POST, ROLES, VISIBLE, call, snapshot
 
 from .factories import case_for, isolation_for, order_for
+
+CASE_ROLES = roles_with(Can.MANAGE_CASES)
+PLACE_ROLES = roles_with(Can.CREATE_PLACES)
 
 PERSONAL_ROUTES = {
     ("POST", "/api/v1/cases/lab-results"): "test_lab_results",

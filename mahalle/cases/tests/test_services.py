@@ -10,7 +10,7 @@ from mahalle.audit.models import AuditEvent
 from mahalle.cases import selectors, services
 from mahalle.cases.models import Alert, Case, CaseChange, FollowUp, Isolation, QuarantinePlace, TestOrder
 from mahalle.cases.tasks import flag_missed_follow_ups
-from mahalle.core.errors import PermissionDenied, ValidationFailed
+from mahalle.core.errors import Conflict, PermissionDenied, PlaceFull, ValidationFailed
 from mahalle.registry.models import Relation
 from mahalle.registry.tests.factories import PersonFactory
 from mahalle.screening.services import campaign_create, screening_visits_record
@@ -191,7 +191,7 @@ def test_sampling_assigns_the_sample_id_once(supervisor, people):
         services.test_order_sample(actor=supervisor, order=order, sample_id="LAB-7", kind="pcr").pk
         == order.pk
     )
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.test_order_sample(actor=supervisor, order=other, sample_id="lab-7", kind="pcr")
     other.refresh_from_db()
     assert other.sample_id is None
@@ -302,7 +302,7 @@ def test_isolation_end_follows_the_policy(supervisor, people):
 def test_one_active_isolation_per_person(supervisor, people):
     person = people["post_a1"]
     services.isolation_start(actor=supervisor, person=person, setting="home", start_date=TODAY())
-    with pytest.raises(services.Conflict) as exc:
+    with pytest.raises(Conflict) as exc:
         services.isolation_start(actor=supervisor, person=person, setting="home", start_date=TODAY())
     assert exc.value.errors == [
         {"field": "person_id", "message": "already has an active isolation; release it first"}
@@ -316,7 +316,7 @@ def test_a_full_quarantine_place_is_refused_and_release_frees_a_place(supervisor
     isolation = services.isolation_start(
         actor=supervisor, person=first, setting="facility", place=place, start_date=TODAY()
     )
-    with pytest.raises(services.PlaceFull) as exc:
+    with pytest.raises(PlaceFull) as exc:
         services.isolation_start(
             actor=supervisor, person=second, setting="facility", place=place, start_date=TODAY()
         )

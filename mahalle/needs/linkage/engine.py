@@ -93,16 +93,7 @@ def _model_frame(prepared: pd.DataFrame, uid_prefix: str = "") -> pd.DataFrame:
 # is two bytes sharing the first, so محمد and محسن look 87% alike. Keys are therefore spelled one ASCII
 # character per Persian letter (a 1:1 code, not a phonetic one) before splink sees them; Latin keys are
 # lower case, so upper case and digits are free for the Persian letters.
-TEXT_KEYS = (
-    "first_key",
-    "last_key",
-    "father_key",
-    "full_key",
-    "sorted_key",
-    "first_skel",
-    "last_skel",
-    "county_key",
-)
+TEXT_KEYS = tuple(c for c in model_mod.MODEL_COLUMNS if c.endswith(("_key", "_skel")))  # names, county
 _PERSIAN_LETTERS = "ابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی"
 _ASCII_CODE = str.maketrans(dict(zip(_PERSIAN_LETTERS, "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", strict=True)))
 

@@ -4,11 +4,13 @@ A population of households (shared last name, address, phone; children carry the
 their father's name), twins (same birth date, same parents), and namesakes (محمد محمدی in one county, told
 apart only by father's name, birth date and national code). Each agency lists its own overlapping subset of
 people with its own kinds and rates of error; some people are listed twice by the same agency.
-Names come from mahalle.synth.population (Faker's fa_IR lists with Zipf weights: common names are common).
+Names come from mahalle.core.synthetic (Faker's fa_IR lists with Zipf weights: common names are common), as
+the synthetic population's do.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import random
@@ -20,16 +22,7 @@ import jdatetime
 from mahalle.core.identifiers import national_code_with_check_digit
 from mahalle.core.persian import to_persian_digits
 from mahalle.core.person_record import PERSON_RECORD_COLUMNS
-from mahalle.synth.population import (
-    FEMALE_CDF,
-    FEMALE_NAMES,
-    LAST_CDF,
-    LAST_NAMES,
-    MALE_CDF,
-    MALE_NAMES,
-    MOBILE_PREFIXES,
-    STREETS,
-)
+from mahalle.core.synthetic import GIVEN_NAMES, MOBILE_PREFIXES, STREETS, SURNAMES
 
 COUNTIES = [
     ("تهران", "تهران"),
@@ -158,9 +151,11 @@ PREFIXES = {"relief_committee": "REL", "foundation": "FND", "red_crescent": "RCS
 
 
 def _draw(rng: random.Random, names, cdf) -> str:
-    import bisect
-
     return str(names[min(bisect.bisect_right(cdf, rng.random()), len(names) - 1)])
+
+
+def _random_mobile(rng: random.Random) -> str:
+    return str(rng.choice(list(MOBILE_PREFIXES))) + f"{rng.randrange(10**7):07d}"
 
 
 def generate_population(n_persons: int, seed: int = 1) -> list[dict]:
@@ -177,9 +172,6 @@ def generate_population(n_persons: int, seed: int = 1) -> list[dict]:
                 used_codes.add(c)
                 return c
 
-    def mobile() -> str:
-        return str(rng.choice(list(MOBILE_PREFIXES))) + f"{rng.randrange(10**7):07d}"
-
     def born(age_lo: int, age_hi: int) -> dt.date:
         return ref - dt.timedelta(days=rng.randrange(age_lo * 365, age_hi * 365 + 1))
 
@@ -190,16 +182,16 @@ def generate_population(n_persons: int, seed: int = 1) -> list[dict]:
         hh += 1
         province, county = COUNTIES[min(int(rng.paretovariate(1.2)) - 1, len(COUNTIES) - 1)]
         # Namesakes: a share of households carry the most common surnames.
-        last = rng.choice(common_last) if rng.random() < 0.15 else _draw(rng, LAST_NAMES, LAST_CDF)
+        last = rng.choice(common_last) if rng.random() < 0.15 else _draw(rng, *SURNAMES)
         address = (
             f"{county} خیابان {rng.choice(STREETS)} کوچه {rng.randrange(1, 40)} پلاک {rng.randrange(1, 200)}"
         )
-        phone = mobile()
-        head_first = rng.choice(common_first[:3]) if rng.random() < 0.2 else _draw(rng, MALE_NAMES, MALE_CDF)
+        phone = _random_mobile(rng)
+        head_first = rng.choice(common_first[:3]) if rng.random() < 0.2 else _draw(rng, *GIVEN_NAMES["M"])
         head = {
             "first": head_first,
             "last": last,
-            "father": _draw(rng, MALE_NAMES, MALE_CDF),
+            "father": _draw(rng, *GIVEN_NAMES["M"]),
             "sex": "M",
             "birth": born(25, 75),
             "mobile": phone,
@@ -208,39 +200,36 @@ def generate_population(n_persons: int, seed: int = 1) -> list[dict]:
         if rng.random() < 0.8:
             members.append(
                 {
-                    "first": _draw(rng, FEMALE_NAMES, FEMALE_CDF),
-                    "last": _draw(rng, LAST_NAMES, LAST_CDF),
-                    "father": _draw(rng, MALE_NAMES, MALE_CDF),
+                    "first": _draw(rng, *GIVEN_NAMES["F"]),
+                    "last": _draw(rng, *SURNAMES),
+                    "father": _draw(rng, *GIVEN_NAMES["M"]),
                     "sex": "F",
                     "birth": born(20, 70),
-                    "mobile": mobile() if rng.random() < 0.7 else phone,
+                    "mobile": _random_mobile(rng) if rng.random() < 0.7 else phone,
                 }
             )
         n_children = rng.choice([0, 1, 1, 2, 2, 2, 3, 3, 4])
         for _ in range(n_children):
             sex = rng.choice("MF")
-            first = _draw(rng, MALE_NAMES, MALE_CDF) if sex == "M" else _draw(rng, FEMALE_NAMES, FEMALE_CDF)
+            first = _draw(rng, *GIVEN_NAMES[sex])
             if rng.random() < 0.15:
                 first = rng.choice(common_first[:3] if sex == "M" else common_first[3:])
             while any(m["first"] == first for m in members):  # parents do not give two children one name
-                first = (
-                    _draw(rng, MALE_NAMES, MALE_CDF) if sex == "M" else _draw(rng, FEMALE_NAMES, FEMALE_CDF)
-                )
+                first = _draw(rng, *GIVEN_NAMES[sex])
             child = {
                 "first": first,
                 "last": last,
                 "father": head_first,
                 "sex": sex,
                 "birth": born(0, 24),
-                "mobile": mobile() if rng.random() < 0.4 else phone,
+                "mobile": _random_mobile(rng) if rng.random() < 0.4 else phone,
             }
             members.append(child)
             if rng.random() < 0.04:  # twins: same birth date, same parents, different first name
                 twin_sex = rng.choice("MF")
-                names, cdf = (MALE_NAMES, MALE_CDF) if twin_sex == "M" else (FEMALE_NAMES, FEMALE_CDF)
                 twin_first = first
                 while any(m["first"] == twin_first for m in members):
-                    twin_first = _draw(rng, names, cdf)
+                    twin_first = _draw(rng, *GIVEN_NAMES[twin_sex])
                 members.append({**child, "first": twin_first, "sex": twin_sex, "mobile": phone})
         for m in members:
             m.update(
@@ -338,7 +327,7 @@ def _render_mobile(rng: random.Random, p: AgencyProfile, mobile: str) -> str:
     if rng.random() < p.mobile_missing:
         return ""
     if rng.random() < p.mobile_other:
-        mobile = str(rng.choice(list(MOBILE_PREFIXES))) + f"{rng.randrange(10**7):07d}"
+        mobile = _random_mobile(rng)
     rest = mobile[1:]
     text = rng.choice(
         [mobile, "+98" + rest, "0098" + rest, "98" + rest, rest, f"{mobile[:4]} {mobile[4:7]} {mobile[7:]}"]

@@ -15,6 +15,8 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
+from .prepare import PREPARED_COLUMNS
+
 PARAMETERS_PATH = Path(__file__).with_name("parameters.json")
 NC_BOTH_VALID = "both valid, different"
 FIRST_DIFFERENT = "different, not confirmed by national code"
@@ -35,30 +37,9 @@ FIXED_M = {
     ("first_name", TWO_NAMES): 1e-13,
 }
 
-# Which prepared columns splink needs (and keeps for evidence).
-MODEL_COLUMNS = [
-    "unique_id",
-    "nc",
-    "nc_valid",
-    "first_key",
-    "last_key",
-    "father_key",
-    "full_key",
-    "sorted_key",
-    "first_skel",
-    "last_skel",
-    "first_known",
-    "bd",
-    "by_g",
-    "by_j",
-    "by_any",
-    "bd_precision",
-    "mobile10",
-    "sex",
-    "county_key",
-    "address_tokens",
-    "address_numbers",
-]
+# Which prepared columns splink needs (and keeps for evidence): all but the title flag and the province key,
+# which no comparison or blocking rule reads.
+MODEL_COLUMNS = ["unique_id", *(c for c in PREPARED_COLUMNS if c not in ("has_title", "province_key"))]
 
 
 def _null(*cols: str) -> cll.CustomLevel:

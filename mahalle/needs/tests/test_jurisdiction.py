@@ -7,10 +7,9 @@ a write the role may not do → 403; else success. A denied call changes nothing
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, Role
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES, Can, roles_with
+from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
-from mahalle.needs.linking import LINK_ROLES, REVIEW_ROLES
-from mahalle.needs.lists import UPLOAD_ROLES
 from mahalle.needs.models import (
     AgencyList,
     HouseholdNeed,
@@ -31,6 +30,10 @@ from .factories import (
     member_of,
     pair_for,
     support_for,
+)
+
+LINK_ROLES, REVIEW_ROLES, UPLOAD_ROLES = (
+    roles_with(c) for c in (Can.LINK, Can.REVIEW_LINKS, Can.UPLOAD_LISTS)
 )
 
 PERSONAL_ROUTES = {

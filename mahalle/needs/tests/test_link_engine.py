@@ -4,8 +4,9 @@ import datetime as dt
 
 from mahalle.accounts.models import Role
 from mahalle.core.identifiers import national_code_with_check_digit
-from mahalle.needs.linking import agency_list_link, candidate_scope, registry_frame
+from mahalle.needs.jobs import agency_list_link
 from mahalle.needs.models import SourceRecord
+from mahalle.needs.selectors import candidate_scope, registry_frame
 from mahalle.registry.models import Person
 
 from .factories import AgencyFactory, AgencyListFactory, SourceRecordFactory

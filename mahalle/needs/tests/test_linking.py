@@ -8,14 +8,8 @@ import pytest
 from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
 from mahalle.core.errors import PermissionDenied, ValidationFailed
-from mahalle.needs import linking
-from mahalle.needs.linking import (
-    agency_list_link,
-    review_pair_decide,
-    review_pair_undo,
-    source_record_relink,
-    source_record_split,
-)
+from mahalle.needs import jobs
+from mahalle.needs.jobs import agency_list_link
 from mahalle.needs.models import (
     AgencyList,
     HouseholdNeed,
@@ -24,6 +18,13 @@ from mahalle.needs.models import (
     ReviewPair,
     SourceRecord,
     Support,
+)
+from mahalle.needs.services import (
+    linking,
+    review_pair_decide,
+    review_pair_undo,
+    source_record_relink,
+    source_record_split,
 )
 from mahalle.registry.models import Household, Person
 from mahalle.tests.test_jurisdiction_matrix import snapshot
@@ -58,7 +59,7 @@ def answer(monkeypatch, pairs):
             for key, person, p in pairs
         ]
 
-    monkeypatch.setattr(linking, "_engine_pairs", engine)
+    monkeypatch.setattr(jobs, "_engine_pairs", engine)
 
 
 def test_auto_links_review_pairs_and_new_persons(setup, monkeypatch):

@@ -7,8 +7,9 @@ from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
 from mahalle.core.errors import PermissionDenied
 from mahalle.core.identifiers import national_code_with_check_digit
-from mahalle.needs.lists import agency_list_read, agency_list_submit
+from mahalle.needs.jobs import agency_list_read
 from mahalle.needs.models import AgencyList, SourceRecord
+from mahalle.needs.services import agency_list_submit
 
 from .factories import HEADER, AgencyFactory, csv_upload, member_of
 

@@ -8,14 +8,14 @@ from django.utils import timezone
 from mahalle.accounts.models import Role
 from mahalle.cases.models import FollowUp
 from mahalle.cases.tests.factories import case_for, isolation_for
-from mahalle.needs.intake import (
+from mahalle.needs.models import HouseholdNeed, HouseholdVulnerability
+from mahalle.needs.services import (
+    household_vulnerability_refresh,
     needs_catch_up,
     needs_record_from_death,
     needs_record_from_follow_up,
     needs_record_from_visit,
 )
-from mahalle.needs.models import HouseholdNeed, HouseholdVulnerability
-from mahalle.needs.vulnerability import household_vulnerability_refresh
 from mahalle.registry.models import Household, Relation
 from mahalle.registry.tests.factories import PersonFactory
 from mahalle.screening.models import ScreeningVisit
@@ -169,7 +169,7 @@ def test_the_score_is_the_sum_of_its_reasons(tree, people, users):
 
 @pytest.mark.parametrize("chunk", [1, 5000])
 def test_refresh_in_chunks_scores_every_household(people, monkeypatch, chunk):
-    from mahalle.needs import vulnerability
+    from mahalle.needs.services import vulnerability
 
     monkeypatch.setattr(vulnerability, "CHUNK", chunk)
     Household.objects.filter(pk=people["post_b2"].household_id).update(lost_income=True)

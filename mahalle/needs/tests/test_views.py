@@ -4,12 +4,14 @@ import datetime as dt
 
 import pytest
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, Role
-from mahalle.needs.linking import REVIEW_ROLES
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES, Can, roles_with
+from mahalle.accounts.models import Role
 from mahalle.needs.models import AgencyList, ReviewPair, SourceRecord
 from mahalle.tests.test_jurisdiction_matrix import ROLE_POST, ROLES, VISIBLE
 
 from .factories import AgencyFactory, AgencyListFactory, SourceRecordFactory, csv_upload, member_of, pair_for
+
+REVIEW_ROLES = roles_with(Can.REVIEW_LINKS)
 
 
 @pytest.fixture
@@ -171,7 +173,7 @@ def test_partner_staff_may_not_link(client, users, made):
 
 def test_household_panel_shows_score_reasons_needs_and_supports(client, users, made):
     from mahalle.needs.models import HouseholdNeed
-    from mahalle.needs.vulnerability import household_vulnerability_refresh
+    from mahalle.needs.services import household_vulnerability_refresh
     from mahalle.registry.models import Household
 
     from .factories import support_for

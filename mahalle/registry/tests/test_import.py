@@ -15,14 +15,14 @@ from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
 from mahalle.core.errors import PermissionDenied
 from mahalle.core.identifiers import national_code_with_check_digit
-from mahalle.registry.importing import (
+from mahalle.registry.imports import (
     canonical_mobile,
     canonical_national_code,
     import_job_create,
     import_job_run,
 )
 from mahalle.registry.models import Household, ImportJob, ImportRowError, Person
-from mahalle.registry.services import person_clean
+from mahalle.registry.rules import person_clean
 
 PERSON_HEADER = [
     "record_id",
@@ -148,6 +148,16 @@ def test_valid_file_is_stored_exactly(tmp_path, tree, users):
         (1, 2, [2, 3]),
         (2, 1, [4, 4]),
     ]
+    # who created each person, when, from which file: one audit search
+    for person in (first, second, third):
+        event = AuditEvent.objects.get(
+            object_type="registry.person", object_id=str(person.pk), action="create"
+        )
+        assert (event.actor, event.details, event.org_path) == (
+            actor,
+            {"source": {"import_job": job.pk}},
+            person.org_path,
+        )
 
 
 @pytest.mark.parametrize("reader", ["process", "inline"])
@@ -184,6 +194,7 @@ def test_households_then_persons_link_members_and_head(tmp_path, tree):
     )
     job = run(households, unit=tree["country"], kind="households")
     assert (job.status, job.rows_created) == ("done", 2)
+    households_job = job
     h1 = Household.objects.get(external_id="H1")
     assert (h1.address, h1.phone, h1.female_headed, h1.lost_income, h1.org_unit) == (
         "کوچه یاس",
@@ -213,6 +224,9 @@ def test_households_then_persons_link_members_and_head(tmp_path, tree):
     head = Person.objects.get(national_code=code(1))
     assert (h1.head, head.household, head.relation_to_head) == (head, h1, "head")
     assert Person.objects.get(national_code=code(2)).household == h1
+    assert AuditEvent.objects.get(object_type="registry.household", object_id=str(h1.pk)).details == {
+        "source": {"import_job": households_job.pk}
+    }
     assert run(households, unit=tree["country"], kind="households").rows_existing == 2
 
 

@@ -4,8 +4,14 @@ from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
 from mahalle.core.errors import PermissionDenied, ValidationFailed
 from mahalle.core.identifiers import national_code_with_check_digit
-from mahalle.registry.models import Person
-from mahalle.registry.services import household_create, person_create, person_update
+from mahalle.registry.models import Household, Person, Relation
+from mahalle.registry.services import (
+    household_create,
+    households_create_many,
+    person_create,
+    person_update,
+    persons_create_many,
+)
 
 CODE = national_code_with_check_digit("004455667")
 
@@ -117,3 +123,62 @@ def test_update_keeps_keys_in_step_and_audits_the_change(users, people):
     assert person.last_name == "احمدی" and person.last_name_key == "احمدی"
     event = AuditEvent.objects.get(action="update", object_id=str(person.pk))
     assert event.details["changed"]["last_name"][1] == "احمدی"
+
+
+def _new_person(unit, household, relation, n):
+    return Person(
+        org_unit=unit,
+        org_path=unit.path,
+        household=household,
+        relation_to_head=relation,
+        first_name="زهرا",
+        last_name=f"کریمی{n}",
+        last_name_key=f"کریمی{n}",
+    )
+
+
+def test_persons_created_in_bulk_say_who_created_them_from_which_list(tree, users):
+    """The audit policy of the one creation path: one create event per record, carrying its source."""
+    coordinator, unit = users[Role.COUNTY_COORDINATOR], tree["post_a2"]
+    homes = [Household(org_unit=unit, org_path=unit.path) for _ in range(2)]
+    assert households_create_many(actor=coordinator, source={"agency_list": 7}, households=homes) == 2
+    persons = [
+        _new_person(unit, homes[0], Relation.HEAD, 1),
+        _new_person(unit, homes[0], Relation.HEAD, 2),  # the first head wins
+        _new_person(unit, homes[1], Relation.CHILD, 3),
+    ]
+    assert persons_create_many(actor=coordinator, source={"agency_list": 7}, persons=persons) == 3
+    assert [Household.objects.get(pk=h.pk).head_id for h in homes] == [persons[0].pk, None]
+    for person in persons:
+        event = AuditEvent.objects.get(
+            object_type="registry.person", object_id=str(person.pk), action="create"
+        )
+        assert (event.actor, event.details, event.org_path) == (
+            coordinator,
+            {"source": {"agency_list": 7}},
+            unit.path,
+        )
+    assert AuditEvent.objects.filter(object_type="registry.household", action="create").count() == 2
+
+
+def test_person_create_audits_its_source(tree, users):
+    person = person_create(
+        actor=users[Role.FIELD_VOLUNTEER],
+        org_unit=tree["post_a1"],
+        data={"first_name": "a", "last_name": "b"},
+    )
+    event = AuditEvent.objects.get(object_type="registry.person", object_id=str(person.pk), action="create")
+    assert (event.details, event.org_unit) == ({"source": {"entry": "form"}}, tree["post_a1"])
+
+
+def test_bulk_creation_checks_every_org_unit_and_writes_nothing_when_refused(tree, users):
+    persons = [_new_person(tree["post_a1"], None, "", 1), _new_person(tree["post_b1"], None, "", 2)]
+    with pytest.raises(PermissionDenied):
+        persons_create_many(
+            actor=users[Role.PROVINCE_COORDINATOR], source={"agency_list": 1}, persons=persons
+        )
+    with pytest.raises(ValidationFailed):
+        persons_create_many(
+            actor=None, source={"import_job": 1}, persons=[_new_person(tree["county_a"], None, "", 3)]
+        )
+    assert Person.objects.count() == 0 and AuditEvent.objects.count() == 0

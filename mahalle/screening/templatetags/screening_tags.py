@@ -2,6 +2,9 @@
 
 from django import template
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from mahalle.screening.models import RiskOutcome, VisitStatus
 
 register = template.Library()
 
@@ -38,22 +41,16 @@ def get_item(mapping, key):
 
 @register.filter
 def visit_status(value) -> str:
-    from mahalle.screening.models import VisitStatus
-
     return str(VisitStatus(value).label) if value in VisitStatus.values else (value or "")
 
 
 @register.filter
 def outcome_label(value) -> str:
-    from mahalle.screening.models import RiskOutcome
-
     return str(RiskOutcome(value).label) if value in RiskOutcome.values else (value or "")
 
 
 @register.filter
 def coverage_group(value) -> str:
-    from django.utils.translation import gettext as _
-
     labels = {
         "children": _("the next level down"),
         "county": _("counties"),

@@ -267,7 +267,7 @@ def screened(client, tokens, tree, people, today, campaign_a, users):
     """Two more households in post a2 (three in all there); a1 and one of a2 screened, one referral in a2."""
     for _ in range(2):
         PersonFactory(org_unit=tree["post_a2"])
-    from mahalle.screening.services import coverage_refresh
+    from mahalle.screening.coverage import coverage_refresh
 
     coverage_refresh(campaign=campaign_a)
     a1, a2 = people["post_a1"], people["post_a2"]

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, PERSONAL_DATA_WRITE_ROLES, Role
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES, PERSONAL_DATA_WRITE_ROLES
+from mahalle.accounts.models import Role
 from mahalle.accounts.tests.factories import ROLE_HOME
 from mahalle.audit.models import AuditEvent
 from mahalle.cases.models import TestOrder

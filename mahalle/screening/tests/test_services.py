@@ -7,8 +7,9 @@ from mahalle.accounts.models import Role
 from mahalle.cases.models import Alert, TestOrder
 from mahalle.core.errors import PermissionDenied
 from mahalle.registry.tests.factories import PersonFactory
+from mahalle.screening.coverage import coverage_refresh
 from mahalle.screening.models import CampaignCoverage, MemberScreening, ScreeningVisit
-from mahalle.screening.services import coverage_refresh, screening_visits_record
+from mahalle.screening.services import screening_visits_record
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from django.urls import reverse
 from mahalle.accounts.models import Role
 from mahalle.cases.models import Isolation, TestOrder
 from mahalle.registry.tests.factories import PersonFactory
+from mahalle.screening.coverage import coverage_refresh
 from mahalle.screening.models import MemberScreening, ScreeningVisit
-from mahalle.screening.services import coverage_refresh
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from mahalle.cases.models import (
     TestOrder,
 )
 from mahalle.core.dates import age_on
+from mahalle.screening.coverage import coverage_refresh
 from mahalle.screening.models import (
     Campaign,
     CampaignArea,
@@ -29,7 +30,6 @@ from mahalle.screening.models import (
     ScreeningVisit,
 )
 from mahalle.screening.rules import MemberAnswers, score_member
-from mahalle.screening.services import coverage_refresh
 from mahalle.synth.services import synth_population_write
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +183,12 @@ def test_records_are_consistent(population, capsys):
         changes = list(case.changes.values_list("old_value", "new_value"))
         assert changes[0] == ("", Classification.SUSPECTED)
         assert changes[-1][1] == case.classification and len(changes) <= 2
+
+
+
+def test_isolations_follow_ups_and_coverage_are_consistent(population, capsys):
+    summary = simulate(capsys)
+    cases = {c.person_id: c for c in Case.objects.all()}
 
     # Isolation: confirmed and probable cases only, quarantine places never over capacity on any day.
     isolations = list(Isolation.objects.select_related("case"))

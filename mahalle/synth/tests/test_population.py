@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mahalle.core.identifiers import normalize_national_code
+from mahalle.synth.people import DATA_DIR, county_allocation, population_for, reference_counties
 from mahalle.synth.population import (
     REL_HEAD,
     REL_SPOUSE,
@@ -13,7 +14,6 @@ from mahalle.synth.population import (
     census_load,
     population_generate,
 )
-from mahalle.synth.services import DATA_DIR, county_allocation, population_for, reference_counties
 
 ARRAYS = (
     "household",

@@ -10,12 +10,9 @@ from mahalle.core.identifiers import normalize_national_code
 from mahalle.geo.models import PATH_SEPARATOR, Level, OrgUnit
 from mahalle.geo.services import geography_load_reference
 from mahalle.registry.models import Household, Person, Relation
-from mahalle.synth.services import (
-    CSV_COLUMNS,
-    geography_generate,
-    synth_population_csv,
-    synth_population_write,
-)
+from mahalle.synth.geography import geography_generate
+from mahalle.synth.people import CSV_COLUMNS, synth_population_csv
+from mahalle.synth.services import synth_population_write
 
 pytestmark = pytest.mark.django_db
 

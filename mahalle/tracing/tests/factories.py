@@ -8,7 +8,7 @@ from django.utils import timezone
 from mahalle.cases.tests.factories import case_for
 from mahalle.registry.tests.factories import PersonFactory
 from mahalle.tracing.models import Contact
-from mahalle.tracing.services import _chain_case
+from mahalle.tracing.services.clusters import _chain_case
 
 __all__ = ["case_for", "contact_for", "member_of"]
 

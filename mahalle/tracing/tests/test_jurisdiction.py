@@ -13,10 +13,10 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from mahalle.accounts.models import PERSONAL_DATA_ROLES, PERSONAL_DATA_WRITE_ROLES, Role
+from mahalle.accounts.capabilities import PERSONAL_DATA_ROLES, PERSONAL_DATA_WRITE_ROLES, Can, roles_with
+from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
 from mahalle.cases.models import Case
-from mahalle.cases.services import CASE_ROLES
 from mahalle.registry.models import Person
 from mahalle.registry.tests.factories import PersonFactory
 from mahalle.tests.test_jurisdiction_matrix import POSTS, ROLE_POST, ROLES, VISIBLE, call, snapshot
@@ -29,6 +29,7 @@ from mahalle.tracing.models import (
     EventAttendance,
     TransmissionLink,
 )
+from mahalle.tracing.services.clusters import _cluster_new
 
 from .factories import case_for, contact_for, member_of
 
@@ -72,7 +73,7 @@ def records(people, tree, users):
                 name=f"event {post}",
                 kind="wedding",
                 date=TODAY() - dt.timedelta(days=4),
-                cluster_id=services._cluster_new(),
+                cluster_id=_cluster_new(),
                 org_unit=tree[post],
                 org_path=tree[post].path,
             ),
@@ -174,7 +175,11 @@ def test_household_listing(client, tokens, records, role, post):
 WRITES = {
     "confirm": ("/api/v1/tracing/contacts/{}/confirm", {}, PERSONAL_DATA_WRITE_ROLES),
     "remove": ("/api/v1/tracing/contacts/{}/remove", {"reason": "not exposed"}, PERSONAL_DATA_WRITE_ROLES),
-    "assign": ("/api/v1/tracing/contacts/{}/assign", {"tracer": "field_volunteer"}, CASE_ROLES),
+    "assign": (
+        "/api/v1/tracing/contacts/{}/assign",
+        {"tracer": "field_volunteer"},
+        roles_with(Can.ASSIGN_TRACING),
+    ),
 }
 
 
@@ -250,7 +255,7 @@ def test_link_create(client, tree, tokens, records, role, post):
     before = state()
     body = {"infector_id": str(records[post]["case"].pk), "infectee_id": str(infectee.pk)}
     response = call(client, tokens[role], "POST", "/api/v1/tracing/links", body)
-    expected = _expected_write(role, post, CASE_ROLES)
+    expected = _expected_write(role, post, roles_with(Can.ASSIGN_TRACING))
     if expected is None:
         assert response.status_code == 201
         assert TransmissionLink.objects.get().infectee == infectee

@@ -7,7 +7,7 @@ from django.utils import timezone
 from mahalle.accounts.models import Role
 from mahalle.audit.models import AuditEvent
 from mahalle.cases.models import TestOrder
-from mahalle.core.errors import PermissionDenied, ValidationFailed
+from mahalle.core.errors import Conflict, PermissionDenied, ValidationFailed
 from mahalle.registry.models import Person
 from mahalle.registry.tests.factories import PersonFactory
 from mahalle.tracing import selectors, services
@@ -179,7 +179,7 @@ def test_loops_in_who_infected_whom_are_refused(supervisor, people, tree):
     assert "loop" in loop.value.detail
     with pytest.raises(ValidationFailed):
         services.transmission_link_create(actor=supervisor, infector=a, infectee=a)
-    with pytest.raises(services.Conflict):
+    with pytest.raises(Conflict):
         services.transmission_link_create(actor=supervisor, infector=a, infectee=c)
     assert TransmissionLink.objects.count() == 2
     assert len(set(ChainCase.objects.values_list("cluster_id", flat=True))) == 1

@@ -1,16 +1,16 @@
 """`mahalle allocate`: allocate scarce stock from CSV files (no database)."""
 
-import json
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mahalle.aid.optim.allocation import AllocationInputError, allocate, greedy_allocate
 from mahalle.aid.optim.files import read_need, read_reach, read_stock, write_allocation
+from mahalle.core.management.base import ResultCommand
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = (
         "Allocate scarce stock from warehouses to regions with HiGHS, lexicographically: (1) maximise the "
         "smallest coverage (allocated ÷ need) over reachable regions with need, (2) then the "
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         "summary to standard output (JSON with --json). Exit status 1 on any input error. Uses no database. "
         "The model: docs/allocation.md."
     )
+    json_help = "print the summary as JSON"
     requires_system_checks = []
     requires_migrations_checks = False
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--out", required=True, metavar="ALLOCATION_CSV", help="where to write the allocation"
         )
-        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+        super().add_arguments(parser)
         parser.add_argument(
             "--method",
             choices=["exact", "mip", "greedy"],
@@ -97,13 +98,10 @@ class Command(BaseCommand):
                 "total": round(time.perf_counter() - started, 3),
             },
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(summary, ensure_ascii=False))
-            return
-        self.stdout.write(
+        headline = (
             f"status {result.status}; min coverage {result.min_coverage:.4f} ({result.min_coverage_exact}); "
             f"weighted units {result.weighted_units:,.2f}; total distance {result.distance:,.1f} km; "
             f"{result.totals['allocated']:,} of {result.totals['stock']:,} units allocated in {rows:,} rows"
         )
-        for line in result.explanation:
-            self.stdout.write(f"- {line}")
+        plain = "\n".join([headline, *(f"- {line}" for line in result.explanation)])
+        self.write_result(summary, as_json=options["json"], plain=plain)

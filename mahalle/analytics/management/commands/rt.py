@@ -1,7 +1,6 @@
-import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mahalle.analytics.epi.incidence_csv import read_incidence_csv, read_si_distr_csv, write_rt_csv
 from mahalle.analytics.epi.rt import (
@@ -13,6 +12,7 @@ from mahalle.analytics.epi.rt import (
     RtInputError,
     estimate_rt,
 )
+from mahalle.core.management.base import ResultCommand
 
 
 def _positive_int(text: str) -> int:
@@ -27,7 +27,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = (
         "Estimate the time-varying reproduction number Rt on sliding windows by the method of Cori et al. "
         "(2013), exactly as EpiEstim's estimate_R (gamma prior mean 5, sd 5; posterior mean, sd, 2.5% and "
@@ -37,6 +37,7 @@ class Command(BaseCommand):
         "given distribution (--si-distr W.csv, one column w with w[0] = 0, summing to 1). Writes one row per "
         "window: date_start, date_end, mean, std, lower, upper. Uses no database."
     )
+    json_help = "print a JSON summary (with reliability per window)"
     requires_system_checks: list = []
 
     def add_arguments(self, parser):
@@ -62,9 +63,7 @@ class Command(BaseCommand):
             default=DEFAULT_WINDOW,
             help=f"window length in days (default {DEFAULT_WINDOW})",
         )
-        parser.add_argument(
-            "--json", action="store_true", help="print a JSON summary (with reliability per window)"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options):
         if options["si_distr"] and (options["si_mean"] is not None or options["si_sd"] is not None):
@@ -99,40 +98,39 @@ class Command(BaseCommand):
             for end, ok in zip(result.t_end, result.reliable, strict=True)
             if not ok
         ]
-        if options["json"]:
-            summary = {
-                "input": options["incidence"],
-                "output": options["out"],
-                "days": len(incidence.dates),
-                "first_date": incidence.dates[0].isoformat(),
-                "last_date": incidence.dates[-1].isoformat(),
-                "cases": {"local": int(incidence.local.sum()), "imported": int(incidence.imported.sum())},
-                "window": options["window"],
-                "windows": rows,
-                "serial_interval": {
-                    **si,
-                    "discrete_mean": round(result.si_mean, 6),
-                    "discrete_sd": round(result.si_sd, 6),
-                },
-                "prior": {"mean": DEFAULT_MEAN_PRIOR, "sd": DEFAULT_STD_PRIOR},
-                "min_cases_reliable": result.min_cases,
-                "unreliable_windows": len(unreliable),
-                "reliable": [
-                    {
-                        "date_end": incidence.dates[int(end) - 1].isoformat(),
-                        "cases": int(cases),
-                        "reliable": bool(ok),
-                    }
-                    for end, cases, ok in zip(result.t_end, result.cases, result.reliable, strict=True)
-                ],
-                "filled_dates": [d.isoformat() for d in incidence.filled_dates],
-                "sorted_rows": incidence.sorted_rows,
-                "notes": incidence.notes,
-            }
-            self.stdout.write(json.dumps(summary, ensure_ascii=False))
-            return
-        self.stdout.write(
-            f"{rows} windows of {options['window']} days written to {options['out']} "
+        summary = {
+            "input": options["incidence"],
+            "output": options["out"],
+            "days": len(incidence.dates),
+            "first_date": incidence.dates[0].isoformat(),
+            "last_date": incidence.dates[-1].isoformat(),
+            "cases": {"local": int(incidence.local.sum()), "imported": int(incidence.imported.sum())},
+            "window": options["window"],
+            "windows": rows,
+            "serial_interval": {
+                **si,
+                "discrete_mean": round(result.si_mean, 6),
+                "discrete_sd": round(result.si_sd, 6),
+            },
+            "prior": {"mean": DEFAULT_MEAN_PRIOR, "sd": DEFAULT_STD_PRIOR},
+            "min_cases_reliable": result.min_cases,
+            "unreliable_windows": len(unreliable),
+            "reliable": [
+                {
+                    "date_end": incidence.dates[int(end) - 1].isoformat(),
+                    "cases": int(cases),
+                    "reliable": bool(ok),
+                }
+                for end, cases, ok in zip(result.t_end, result.cases, result.reliable, strict=True)
+            ],
+            "filled_dates": [d.isoformat() for d in incidence.filled_dates],
+            "sorted_rows": incidence.sorted_rows,
+            "notes": incidence.notes,
+        }
+        self.write_result(
+            summary,
+            as_json=options["json"],
+            plain=f"{rows} windows of {options['window']} days written to {options['out']} "
             f"({len(incidence.dates)} days, {len(unreliable)} window(s) with fewer than {result.min_cases} cases: "
-            "unreliable)"
+            "unreliable)",
         )

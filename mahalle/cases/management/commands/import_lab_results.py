@@ -1,11 +1,11 @@
-import json
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mahalle.accounts.models import Role, User
 from mahalle.cases.services import lab_results_record
-from mahalle.core.errors import DomainError
-from mahalle.registry.importing import ImportFileError, Source
+from mahalle.core.errors import DomainError, field_errors_text
+from mahalle.core.ingest import ImportFileError
+from mahalle.core.management.base import ResultCommand
+from mahalle.registry.imports import Source
 
 COLUMNS = {
     "sample_id": "required: the lab's sample id, as recorded when the sample was taken",
@@ -17,7 +17,7 @@ COLUMNS = {
 BATCH = 500
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = (
         "Import lab results from a CSV (UTF-8 or Windows-1256) or XLSX file, keyed by sample id. Columns: "
         + "; ".join(f"{name} ({text})" for name, text in COLUMNS.items())
@@ -25,6 +25,7 @@ class Command(BaseCommand):
         "result for a sample that has one is a 'conflict' (corrections go through a supervisor, with a reason). "
         "Exit status 0 when the file was read (even with invalid rows), 1 when it could not be."
     )
+    json_help = "print the summary as JSON"
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the CSV or XLSX file")
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             help="record the results as this user (a post supervisor, coordinator or administrator; their "
             "jurisdiction applies). Default: the first active administrator",
         )
-        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+        super().add_arguments(parser)
 
     def handle(self, *args, **options):
         actor = self._actor(options["user"])
@@ -65,17 +66,16 @@ class Command(BaseCommand):
         for entry in report:
             counts[entry["status"]] = counts.get(entry["status"], 0) + 1
         problems = [entry for entry in report if entry["errors"]]
-        if options["json"]:
-            self.stdout.write(
-                json.dumps({"rows": len(report), "counts": counts, "errors": problems}, ensure_ascii=False)
-            )
-            return
-        self.stdout.write(
-            f"{len(report)} rows: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        lines = [f"{len(report)} rows: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+        lines += [
+            f"row {entry['row']} ({entry['sample_id']}): {entry['status']} — {field_errors_text(entry['errors'])}"
+            for entry in problems
+        ]
+        self.write_result(
+            {"rows": len(report), "counts": counts, "errors": problems},
+            as_json=options["json"],
+            plain="\n".join(lines),
         )
-        for entry in problems:
-            details = "; ".join(f"{e['field']}: {e['message']}" for e in entry["errors"])
-            self.stdout.write(f"row {entry['row']} ({entry['sample_id']}): {entry['status']} — {details}")
 
     def _actor(self, username):
         if username:

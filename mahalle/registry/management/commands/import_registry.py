@@ -1,14 +1,14 @@
 import argparse
-import json
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mahalle.accounts.models import User
-from mahalle.core.errors import DomainError
+from mahalle.core.errors import DomainError, field_errors_text
+from mahalle.core.management.base import ResultCommand
 from mahalle.geo.models import Level, OrgUnit
-from mahalle.registry.importing import (
+from mahalle.registry.imports import (
     HOUSEHOLD_COLUMNS,
     PERSON_COLUMNS,
     import_job_create,
@@ -35,8 +35,9 @@ def _columns_help() -> str:
     )
 
 
-class Command(BaseCommand):
+class Command(ResultCommand):
     help = "Import households or persons from a CSV or XLSX file into the registry."
+    json_help = "print the summary as JSON"
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -58,7 +59,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user", metavar="USERNAME", help="import as this user (their role and jurisdiction apply)"
         )
-        parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+        super().add_arguments(parser)
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     def handle(self, *args, **options):
@@ -66,7 +67,7 @@ class Command(BaseCommand):
         try:
             job = self._job(options)
         except DomainError as exc:
-            details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+            details = field_errors_text(exc.errors)
             raise CommandError(f"{exc.detail}{' (' + details + ')' if details else ''}") from exc
         bar = None
         if not options["no_progress"]:
@@ -123,15 +124,13 @@ class Command(BaseCommand):
 
     def _report(self, job: ImportJob, started: float, options) -> None:
         summary = import_job_summary(job, seconds=time.perf_counter() - started)
-        if options["json"]:
-            self.stdout.write(json.dumps(summary, ensure_ascii=False))
-            return
-        self.stdout.write(
+        lines = [
             f"import job {job.pk} {job.status}: {job.rows_done} rows, {job.rows_created} created, "
             f"{job.rows_existing} already present, {job.rows_invalid} invalid "
             f"({job.encoding or '?'}, {summary['seconds']} s)"
-        )
+        ]
         if job.rows_invalid:
-            self.stdout.write(f"row errors: GET /api/v1/registry/imports/{job.pk}/errors")
+            lines.append(f"row errors: GET /api/v1/registry/imports/{job.pk}/errors")
         if job.message:
-            self.stdout.write(job.message)
+            lines.append(job.message)
+        self.write_result(summary, as_json=options["json"], plain="\n".join(lines))

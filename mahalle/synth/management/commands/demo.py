@@ -6,8 +6,8 @@ import time
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from mahalle.core.management.commands.serve import server_create
 from mahalle.synth.demo import DEMO_PERSONS, DEMO_SEED, demo_setup
-from mahalle.synth.management.commands.serve import server_create
 
 
 class Command(BaseCommand):

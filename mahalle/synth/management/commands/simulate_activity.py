@@ -1,12 +1,11 @@
-import json
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from mahalle.core.dates import parse_date
+from mahalle.core.management.base import OperatorCommand
 from mahalle.synth.activity import activity_plan, activity_write
 
 
@@ -17,20 +16,21 @@ def weeks_value(value: str) -> int:
     return number
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Generate screening campaigns, visits, referrals, test results, cases, isolations, daily follow-ups and "
         "alerts over the synthetic population from a simple epidemic curve (deterministic for --seed and "
         "--start). The activity ends on today unless --start is given."
     )
+    json_help = "print the counts as JSON"
 
     def add_arguments(self, parser):
         parser.add_argument("--weeks", type=weeks_value, default=4, help="how many weeks (1-52, default 4)")
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--start", help="first day, YYYY-MM-DD (default: so that the last day is today)")
-        parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+        super().add_arguments(parser)
 
-    def handle(self, *args, **options):
+    def run(self, **options):
         start = None
         if options["start"]:
             try:
@@ -46,14 +46,12 @@ class Command(BaseCommand):
                 result = activity_write(plan, progress=bar.update)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        except DatabaseError as exc:
-            raise CommandError(f"database error: {exc} (has `mahalle migrate` been run?)") from exc
         result["seconds"] = round(time.perf_counter() - started, 2)
-        if options["json"]:
-            self.stdout.write(json.dumps(result, ensure_ascii=False))
-        else:
-            self.stdout.write(
-                f"{result['campaigns']} campaigns, {result['visits']} visits, {result['test_orders']} test orders, "
-                f"{result['cases']} cases, {result['isolations']} isolations, {result['follow_ups']} follow-ups "
-                f"and {result['alerts']} alerts from {result['start']} to {result['end']} in {result['seconds']} s"
-            )
+        self.write_result(
+            result,
+            as_json=options["json"],
+            plain=f"{result['campaigns']} campaigns, {result['visits']} visits, {result['test_orders']} test "
+            f"orders, {result['cases']} cases, {result['isolations']} isolations, {result['follow_ups']} "
+            f"follow-ups and {result['alerts']} alerts from {result['start']} to {result['end']} in "
+            f"{result['seconds']} s",
+        )

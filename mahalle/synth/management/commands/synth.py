@@ -1,13 +1,14 @@
-import json
 import sys
 import time
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from mahalle.synth.services import geography_generate_full, synth_population_csv, synth_population_write
+from mahalle.core.management.base import OperatorCommand
+from mahalle.synth.geography import geography_generate_full
+from mahalle.synth.people import synth_population_csv
+from mahalle.synth.services import synth_population_write
 
 
 def positive(value: str) -> int:
@@ -17,7 +18,7 @@ def positive(value: str) -> int:
     return number
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Generate a deterministic synthetic population (same --persons and --seed give the same people). "
         "Without --csv the persons, their households and the health posts they need go into the database; "
@@ -37,13 +38,7 @@ class Command(BaseCommand):
             action="store_true",
             help="also create every district, neighborhood and post of the country at real scale (~54,000 posts)",
         )
-        parser.add_argument("--json", action="store_true", help="print the result as JSON")
-
-    def handle(self, *args, **options):
-        try:
-            return self.run(**options)
-        except DatabaseError as exc:
-            raise CommandError(f"database error: {exc} (has `mahalle migrate` been run?)") from exc
+        super().add_arguments(parser)
 
     def run(self, **options):
         started = time.perf_counter()
@@ -71,11 +66,9 @@ class Command(BaseCommand):
         finally:
             bar.close()
         result["seconds"] = round(time.perf_counter() - started, 2)
-        if options["json"]:
-            self.stdout.write(json.dumps(result, ensure_ascii=False))
-        else:
-            where = result.get("csv") or "the database"
-            self.stdout.write(
-                f"{result.get('persons', 0)} persons in {result.get('households', 0)} households written to "
-                f"{where} in {result['seconds']} s"
-            )
+        self.write_result(
+            result,
+            as_json=options["json"],
+            plain=f"{result.get('persons', 0)} persons in {result.get('households', 0)} households written to "
+            f"{result.get('csv') or 'the database'} in {result['seconds']} s",
+        )
