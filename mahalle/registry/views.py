@@ -23,8 +23,6 @@ from mahalle.geo.selectors import posts_within
 from . import selectors, services
 from .forms import PersonForm
 
-# personal_data_required is accounts.gates'; cases, tracing, aid and needs views still import it from here
-# (transition, until their owners switch).
 
 pages = Pages("registry")
 SEARCH_LIMIT = 50
