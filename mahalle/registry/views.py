@@ -23,7 +23,6 @@ from mahalle.geo.selectors import posts_within
 from . import selectors, services
 from .forms import PersonForm
 
-
 pages = Pages("registry")
 SEARCH_LIMIT = 50
 
