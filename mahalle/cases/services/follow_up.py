@@ -3,7 +3,6 @@
 from django.utils import timezone
 
 from mahalle.accounts.capabilities import Can, require
-from mahalle.accounts.selectors import personal_data_paths
 from mahalle.audit.services import audit_record_many
 from mahalle.core.batch import CREATED, Entry, ItemResult, Parent, run_phone_batch, uuid_or_none
 from mahalle.core.errors import field_error
@@ -11,6 +10,7 @@ from mahalle.core.service import service
 
 from ..models import Alert, FollowUp, Isolation
 from ..rules import DETERIORATION_SPO2, NEED_KINDS, SPO2_RANGE, SYMPTOMS
+from ..selectors import isolations_visible
 from ._common import _as_date, _today
 from .alert import alert_raise
 
@@ -93,9 +93,7 @@ def follow_ups_record(*, actor, items: list[dict]) -> list[ItemResult]:
     isolation_ids = {uuid_or_none(item.get("isolation_id")) for item in items} - {None}
     isolations = {
         i.pk: i
-        for i in Isolation.objects.within_any(personal_data_paths(user=actor))
-        .filter(pk__in=isolation_ids)
-        .select_related("person")
+        for i in isolations_visible(user=actor).filter(pk__in=isolation_ids).select_related("person")
     }
     return run_phone_batch(
         items,
